@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from polyctl import __version__
+from polyctl.resource import Lifecycle  # noqa: F401  (part of the state model)
 from polyctl.values import from_json, to_json
 
 FORMAT_VERSION = 1
@@ -52,29 +53,6 @@ class CorruptStateError(StateError):
 
 class UnsupportedStateVersionError(StateError):
     """The state was written by a newer polyctl; it is left untouched."""
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    prevent_destroy: bool = False
-    create_before_destroy: bool = False
-    ignore_changes: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "prevent_destroy": self.prevent_destroy,
-            "create_before_destroy": self.create_before_destroy,
-            "ignore_changes": list(self.ignore_changes),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> "Lifecycle":
-        data = data or {}
-        return cls(
-            prevent_destroy=bool(data.get("prevent_destroy", False)),
-            create_before_destroy=bool(data.get("create_before_destroy", False)),
-            ignore_changes=tuple(data.get("ignore_changes") or ()),
-        )
 
 
 @dataclass(frozen=True)

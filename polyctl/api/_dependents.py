@@ -22,7 +22,7 @@ __all__ = ["dependents_of", "MODEL", "SYNC", "BULK_SYNC"]
 
 MODEL = "model"
 SYNC = "sync"
-BULK_SYNC = "bulk sync"
+BULK_SYNC = "bulk_sync"  # the spelling the sandbox uses in `used_by`
 
 
 def _get(obj: Any, *path: str) -> Any:

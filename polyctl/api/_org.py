@@ -54,8 +54,10 @@ class OrgClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         idempotency_key: str | None = None,
+        org_scoped: bool = True,
     ):
-        self._credential.require_org_scope(operation)
+        if org_scoped:
+            self._credential.require_org_scope(operation)
         await self.verify_organization()
         return await self._client.send(
             method,
@@ -66,8 +68,9 @@ class OrgClient:
             idempotency_key=idempotency_key,
         )
 
-    async def _data(self, path: str, *, operation: str) -> Any:
-        return decode_data(await self._call("GET", path, operation=operation))
+    async def _data(self, path: str, *, operation: str, org_scoped: bool = True) -> Any:
+        response = await self._call("GET", path, operation=operation, org_scoped=org_scoped)
+        return decode_data(response)
 
     async def _list(self, path: str, *, operation: str) -> list[dict]:
         """Every item of a list endpoint, following ``pagination.next_page_token``."""
@@ -168,9 +171,13 @@ class OrgClient:
         # Any 2xx is success whatever the body ("" in the mocks, nothing on a 204).
 
     # -- connection types -----------------------------------------------------------------
+    # The type catalogue is not organization data, so a partner key without an
+    # organization may read it too.
 
     async def list_connection_types(self) -> list[dict]:
-        data = await self._data("/api/connection_types", operation="listing connection types")
+        data = await self._data(
+            "/api/connection_types", operation="listing connection types", org_scoped=False
+        )
         return _as_list(data, "connection types")
 
     async def get_connection_type_schema(self, type_id: str) -> dict:
@@ -179,6 +186,7 @@ class OrgClient:
             "GET",
             f"/api/connection_types/{_segment(type_id)}",
             operation="reading a connection type",
+            org_scoped=False,
         )
         body = decode_json(response)
         # Tolerate a server that wraps it after all: {"data": {<schema>}} and nothing else.

@@ -82,18 +82,20 @@ async def test_basic_auth_trims_both_parts(make_client):
 
 
 async def test_partner_key_without_org_is_bearer_for_partner_calls_and_refused_for_org_calls(make_client):
-    script = Script(ok({"is_partner": True}))
+    router = Router({("GET", "/api/me"): ok({"is_partner": True}), ("GET", "/api/connection_types"): ok([])})
     settings = ApiSettings(base_url=BASE_URL, partner_key="pk")
-    async with make_client(script, settings=settings) as client:
+    async with make_client(router, settings=settings) as client:
         org = client.for_organization(None)
         assert (await org.me()) == {"is_partner": True}
-        assert script.requests[0].headers["Authorization"] == "Bearer pk"
-        with pytest.raises(ConfigurationError) as info:
-            await org.list_connections()
+        assert (await org.list_connection_types()) == []  # the catalogue is not org data
+        assert [r.headers["Authorization"] for r in router.requests] == ["Bearer pk", "Bearer pk"]
+        for call in (org.list_connections(), org.create_connection(name="n", type="api", configuration={})):
+            with pytest.raises(ConfigurationError) as info:
+                await call
     message = str(info.value)
     assert "POLYTOMIC_PARTNER_KEY" in message and "organization" in message
     assert "pk" not in message.replace("POLYTOMIC_PARTNER_KEY", "")
-    assert len(script.requests) == 1  # refused before sending
+    assert len(router.requests) == 2  # refused before sending
 
 
 def test_no_credentials_names_the_variables_and_the_sandbox():

@@ -106,10 +106,10 @@ async def test_connection_in_use_from_message_alone_and_from_legacy_metadata_arr
     error = await fail_with(make_client, Reply(422, {"message": "Connection in use"}))
     assert isinstance(error, ConnectionInUseError) and error.used_by == []
     legacy = {"message": "connection in use", "status_code": 422,
-              "metadata": [{"used_by": [{"type": "bulk sync", "name": "B", "id": "b-1"}]}]}
+              "metadata": [{"used_by": [{"type": "bulk_sync", "name": "B", "id": "b-1"}]}]}
     error = await fail_with(make_client, Reply(422, legacy))
     assert isinstance(error, ConnectionInUseError)
-    assert error.used_by == [Dependent("bulk sync", "B", "b-1")]
+    assert error.used_by == [Dependent("bulk_sync", "B", "b-1")]
 
 
 async def test_other_422_is_a_validation_error_with_the_message(make_client):

@@ -181,8 +181,8 @@ async def test_find_dependents_reads_all_three_lists(make_client):
         Dependent("sync", "Full", "s-full"),
         Dependent("sync", "Scheduled", "s-sched"),
         Dependent("sync", "Via model", "s-model"),
-        Dependent("bulk sync", "Bulk out", "b-src"),
-        Dependent("bulk sync", "Bulk in", "b-dst"),
+        Dependent("bulk_sync", "Bulk out", "b-src"),
+        Dependent("bulk_sync", "Bulk in", "b-dst"),
     ]
 
 

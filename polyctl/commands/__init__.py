@@ -1,0 +1,1 @@
+"""Command implementations: parse options, wire spec/state/engine/api, render results."""

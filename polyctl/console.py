@@ -1,0 +1,77 @@
+"""The run's environment: streams, TTY, colour, environment variables, project root.
+
+Like httpie's `Environment`, one object holds everything a command may print to or
+read from, so tests run the real `main()` with fake streams and a fake environment.
+Colour only on a TTY, never with `--no-color` or `NO_COLOR`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterable, Mapping
+
+from rich.console import Console
+from rich.text import Text
+
+
+@dataclass
+class Environment:
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    cwd: Path = field(default_factory=Path.cwd)
+
+    def is_tty(self, stream: IO[str]) -> bool:
+        try:
+            return stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+
+class Output:
+    """Printing for commands: text lines to stdout/stderr, colour decided once."""
+
+    def __init__(self, env: Environment, *, no_color: bool = False) -> None:
+        color = not no_color and "NO_COLOR" not in env.environ
+        self.out = self._console(env.stdout, color and env.is_tty(env.stdout))
+        self.err = self._console(env.stderr, color and env.is_tty(env.stderr))
+        self.env = env
+
+    @staticmethod
+    def _console(stream: IO[str], color: bool) -> Console:
+        return Console(file=stream, no_color=not color, color_system="auto" if color else None,
+                       force_terminal=color, highlight=False, emoji=False, markup=False,
+                       soft_wrap=True, width=10_000 if not color else None)
+
+    def print(self, *lines: Text | str, err: bool = False) -> None:
+        console = self.err if err else self.out
+        for line in lines:
+            console.print(line, soft_wrap=True)
+
+    def lines(self, lines: Iterable[Text | str], *, err: bool = False) -> None:
+        self.print(*lines, err=err)
+
+    def raw(self, text: str, *, err: bool = False) -> None:
+        """Write text exactly (JSON output): no styling, no wrapping."""
+        stream = self.env.stderr if err else self.env.stdout
+        stream.write(text if text.endswith("\n") else text + "\n")
+        stream.flush()
+
+    def ask(self, prompt: Text | str) -> str:
+        self.print(prompt)
+        line = self.env.stdin.readline()
+        if not line:
+            return ""
+        return line.strip()
+
+
+def styled(text: str, style: str) -> Text:
+    return Text(text, style=style)
+
+
+def as_text(value: Any) -> Text:
+    return value if isinstance(value, Text) else Text(str(value))

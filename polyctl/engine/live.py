@@ -1,0 +1,110 @@
+"""Reading a connection as the API returns it into a state resource, safely.
+
+The API masks secrets (`"********"`) or leaves them out, may echo server defaults the
+spec never set, and answers plain values for fields that polyctl treats as sensitive
+because they were interpolated. `reconcile_live` folds all of that against the prior
+state so that only real changes look like drift:
+
+- masked or missing where the prior holds a digest → keep the prior digest (unknown,
+  assumed unchanged: a mask is never data);
+- a plain value where the prior holds a digest → its digest (so a changed interpolated
+  value is seen, and never stored or shown);
+- a masked value with no prior → `UNKNOWN_SECRET`, a digest nothing matches (so the
+  next plan sends the spec's secret, e.g. after import);
+- an empty value (`""`, `[]`, `{}`, null) for a key the prior never had → ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from polyctl.api import is_masked
+from polyctl.resource import Lifecycle
+from polyctl.schema import TypeSchema
+from polyctl.schema.attributes import Attribute, canonical_key
+from polyctl.state.model import ResourceState
+from polyctl.values import Digest, digest_of
+
+UNKNOWN_SECRET = Digest("sha256:unknown")
+_MISSING: Any = object()
+
+
+def live_type(live: dict[str, Any]) -> str:
+    t = live.get("type")
+    if isinstance(t, dict):
+        return str(t.get("id", ""))
+    return str(t or "")
+
+
+def reconcile_live(live: dict[str, Any], prior: ResourceState | None, salt: str,
+                   schema: TypeSchema) -> ResourceState:
+    """The state resource that `live` (an API connection object) stands for."""
+    config = _merge(live.get("configuration") or {},
+                    prior.configuration if prior else _MISSING, salt, schema.configuration)
+    if config is _MISSING or not isinstance(config, dict):
+        config = {}
+    return ResourceState(
+        id=str(live["id"]),
+        type=live_type(live) or (prior.type if prior else ""),
+        name=str(live.get("name", prior.name if prior else "")),
+        configuration=schema.canonical(config),
+        organization=prior.organization if prior else None,
+        organization_id=live.get("organization_id") or (prior.organization_id if prior else None),
+        force_destroy=prior.force_destroy if prior else None,
+        lifecycle=prior.lifecycle if prior else Lifecycle(),
+    )
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _merge(live: Any, prior: Any, salt: str, attr: Attribute | None) -> Any:
+    sensitive = attr is not None and attr.sensitive
+    if isinstance(prior, Digest):
+        if live is _MISSING or live is None or is_masked(live):
+            return prior
+        return digest_of(live, salt)
+    if live is _MISSING:
+        return _MISSING
+    if is_masked(live) or (sensitive and not _empty(live)):
+        return UNKNOWN_SECRET
+    if prior is _MISSING and _empty(live):
+        return _MISSING
+    if isinstance(live, dict):
+        prior_map = prior if isinstance(prior, dict) else {}
+        out = {}
+        for key in list(live) + [k for k in prior_map if k not in live]:
+            sub = _child(attr, key)
+            merged = _merge(live.get(key, _MISSING), prior_map.get(key, _MISSING), salt, sub)
+            if merged is not _MISSING:
+                out[key] = merged
+        return out
+    if isinstance(live, list):
+        item_attr = attr.item if attr is not None and attr.kind in ("list", "set") else None
+        prior_list = prior if isinstance(prior, list) else []
+        if attr is not None and attr.is_set:
+            return [_merge(v, _counterpart(v, prior_list, salt, item_attr), salt, item_attr)
+                    for v in live]
+        return [_merge(v, prior_list[i] if i < len(prior_list) else _MISSING, salt, item_attr)
+                for i, v in enumerate(live)]
+    return live
+
+
+def _child(attr: Attribute | None, key: str) -> Attribute | None:
+    if attr is None or attr.kind != "object":
+        return None
+    return attr.fields.get(key)
+
+
+def _counterpart(live: Any, prior: list, salt: str, attr: Attribute | None) -> Any:
+    """The prior set element `live` corresponds to: identical once concealed, else the
+    one with the same `name` (so a changed secret inside a named element stays secret)."""
+    for candidate in prior:
+        if canonical_key(_merge(live, candidate, salt, attr)) == canonical_key(candidate):
+            return candidate
+    if isinstance(live, dict) and "name" in live:
+        for candidate in prior:
+            if isinstance(candidate, dict) and candidate.get("name") == live["name"]:
+                return candidate
+    return _MISSING

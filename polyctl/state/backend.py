@@ -11,9 +11,16 @@ Error tree:
     ├── UnsupportedStateVersionError written by a newer polyctl (never overwritten)
     ├── SerialConflictError          CAS failed: someone else wrote in between
     ├── LineageMismatchError         writing a different lineage over existing state
-    └── LockError
+    ├── StateWriteError              storage refused the write (read-only, disk full, I/O);
+    │                                carries `.state`/`.payload` for an emergency copy
+    └── LockError                    (also: the lock file itself cannot be created)
         ├── StateLockedError         held by someone else (has `.holder: LockInfo`)
         └── LockNotFoundError        force-unlock of an id that does not hold the lock
+                                     (has `.holder`: the actual holder, or None)
+
+When a write fails with `StateWriteError`, the caller still knows what the API did;
+`write_emergency_copy` puts that state somewhere outside the backend's storage (like
+Terraform's `errored.tfstate`) so the CLI can print where it went.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import os
 import socket
 import uuid
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, runtime_checkable
 
@@ -35,30 +43,63 @@ from polyctl.state.model import (  # noqa: F401  (re-exported)
 
 
 class SerialConflictError(StateError):
+    """The stored serial is not the one the writer read: someone else wrote since."""
+
     def __init__(self, expected: int | None, found: int | None) -> None:
-        super().__init__(
-            f"state serial is {found}, expected {expected}: another run wrote the state "
-            "since it was read; re-run to plan against the new state"
-        )
+        if found is None:
+            what = f"no state is stored any more (expected serial {expected}): it was removed"
+        elif expected is None:
+            what = f"a state with serial {found} already exists where none was expected"
+        else:
+            what = f"state serial is {found}, expected {expected}: another run wrote the state"
+        super().__init__(f"{what} since it was read; re-run to plan against the new state")
         self.expected, self.found = expected, found
 
 
 class LineageMismatchError(StateError):
-    pass
+    """The stored state belongs to another lineage; refusing to write over it."""
+
+    def __init__(self, stored: str, writing: str, *, location: str = "") -> None:
+        where = f" at {location}" if location else ""
+        super().__init__(
+            f"the state{where} has lineage {stored}, but the state being written has "
+            f"lineage {writing}: refusing to replace a different state"
+        )
+        self.stored, self.writing = stored, writing
+
+
+class StateWriteError(StateError):
+    """Storage refused a write (read-only directory, disk full, I/O error).
+
+    The stored state is unchanged. `state` and `payload` (its serialised bytes) are what
+    the caller failed to store; pass `state` to `write_emergency_copy` so nothing the
+    API did is forgotten.
+    """
+
+    def __init__(self, message: str, *, state: State | None = None,
+                 payload: bytes | None = None, path: str | None = None) -> None:
+        super().__init__(message)
+        self.state, self.payload, self.path = state, payload, path
 
 
 class LockError(StateError):
-    pass
+    """A lock could not be taken, released or inspected."""
 
 
 class StateLockedError(LockError):
+    """Someone else holds the lock; `holder` says who, `waited` how long we tried."""
+
     def __init__(self, holder: "LockInfo", *, stale: bool = False, waited: float = 0) -> None:
         self.holder, self.stale, self.waited = holder, stale, waited
         super().__init__(holder.describe())
 
 
 class LockNotFoundError(LockError):
-    pass
+    """No lock with the given id; `holder` is whoever holds the lock instead (or None)."""
+
+    def __init__(self, message: str, *, holder: "LockInfo | None" = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 def _now() -> str:
@@ -67,7 +108,12 @@ def _now() -> str:
 
 @dataclass(frozen=True)
 class LockInfo:
-    """Who holds a state lock, as data (shown to whoever waits for it)."""
+    """Who holds a state lock, as data (shown to whoever waits for it).
+
+    `extra` is backend-specific detail; the file backend records the holder's process
+    identity there (`start_time`, `boot_id`, `pid_ns`) to tell a dead holder from a
+    live one, and `stale_reason` on a lock it broke.
+    """
 
     id: str
     operation: str
@@ -123,32 +169,51 @@ class StateBackend(Protocol):
     """Storage of one workspace's state. Implementations: `LocalStateBackend`, …"""
 
     description: str  # a path or URL, for messages
+    # The stale lock (holder gone) that the last successful `lock()` took over, with
+    # `extra["stale_reason"]`; None when the lock was free. The CLI warns about it.
+    last_broken_lock: LockInfo | None
 
     def read(self) -> State | None:
         """The current state, or None when none was ever written."""
 
     def write(self, state: State, *, expected_serial: int | None) -> None:
         """Store `state` if the stored serial still equals `expected_serial`
-        (None: nothing stored yet). Atomic: readers see the old or the new state."""
+        (None: nothing stored yet). Atomic: readers see the old or the new state.
+
+        `state.serial` must be greater than `expected_serial` (use `State.next()`).
+        Raises SerialConflictError, LineageMismatchError, StateWriteError; refuses
+        (CorruptStateError, UnsupportedStateVersionError) to overwrite what it cannot read.
+        """
 
     def lock(self, operation: str, *, timeout: float = 0.0,
              on_wait: LockWaitHook | None = None) -> LockInfo:
-        """Take the lock, waiting up to `timeout` seconds; raise StateLockedError."""
+        """Take the lock, waiting up to `timeout` seconds (0: fail fast); raise
+        StateLockedError. `on_wait(holder, elapsed)` is called between attempts."""
 
     def unlock(self, lock: LockInfo) -> None:
-        """Release a lock this process holds (idempotent)."""
+        """Release a lock this process holds (idempotent). A lock that is no longer
+        ours (force-unlocked, then taken by someone else) is left alone."""
 
     def force_unlock(self, lock_id: str) -> LockInfo:
-        """Remove the lock with this id whoever holds it; return what was removed."""
+        """Remove the lock with this id whoever holds it; return what was removed.
+        LockNotFoundError (with the actual `holder`) when no lock has this id."""
 
     def current_lock(self) -> LockInfo | None:
         """The lock's holder, if any (for messages)."""
 
     def journal_append(self, entries: list[dict[str, Any]]) -> None:
-        """Append entries durably (on return they survive a crash)."""
+        """Append entries durably (on return they survive a crash).
+
+        Entries are JSON objects defined by the engine; `Digest` leaves survive the
+        round trip, a `Secret` anywhere is refused with TypeError before anything is
+        written."""
 
     def journal_read(self) -> list[dict[str, Any]]:
-        """Every entry appended since the last `journal_clear`, in order."""
+        """Every entry appended since the last `journal_clear`, in order; an entry
+        torn by a crash in the middle of its append is ignored."""
 
     def journal_clear(self) -> None:
         """Forget the journal (after its content was folded into a written state)."""
+
+    def write_emergency_copy(self, state: State, reason: str) -> Path:
+        """Write `state` outside the backend's storage (mode 0600); return where."""

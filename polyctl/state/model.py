@@ -48,11 +48,23 @@ class StateError(Exception):
 
 
 class CorruptStateError(StateError):
-    """The stored state cannot be parsed; it is left untouched."""
+    """The stored state cannot be parsed; it is left untouched.
+
+    `path` names the file (or other location) when the backend knows it.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class UnsupportedStateVersionError(StateError):
     """The state was written by a newer polyctl; it is left untouched."""
+
+    def __init__(self, message: str, *, path: str | None = None,
+                 found_version: int | None = None) -> None:
+        super().__init__(message)
+        self.path, self.found_version = path, found_version
 
 
 @dataclass(frozen=True)
@@ -81,16 +93,32 @@ class ResourceState:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ResourceState":
+    def from_json(cls, data: Any, *, where: str = "resource") -> "ResourceState":
+        """Parse one resource, refusing wrong types (a hand-edited state is common)."""
+        data = _expect(data, dict, where, "an object")
+        lifecycle = _get(data, "lifecycle", (dict, type(None)), where, "an object", optional=True)
+        if lifecycle:
+            for knob in ("prevent_destroy", "create_before_destroy"):
+                _get(lifecycle, knob, bool, f"{where}.lifecycle", "true or false", optional=True)
+            changes = _get(lifecycle, "ignore_changes", (list, type(None)),
+                           f"{where}.lifecycle", "a list", optional=True) or []
+            for i, item in enumerate(changes):
+                _expect(item, str, f"{where}.lifecycle.ignore_changes[{i}]", "a string")
         return cls(
-            id=str(data["id"]),
-            type=str(data["type"]),
-            name=str(data["name"]),
-            configuration=from_json(data.get("configuration") or {}),
-            organization=data.get("organization"),
-            organization_id=data.get("organization_id"),
-            force_destroy=data.get("force_destroy"),
-            lifecycle=Lifecycle.from_json(data.get("lifecycle")),
+            id=_get(data, "id", str, where, "a string"),
+            type=_get(data, "type", str, where, "a string"),
+            name=_get(data, "name", str, where, "a string"),
+            configuration=from_json(
+                _get(data, "configuration", (dict, type(None)), where, "an object",
+                     optional=True) or {}
+            ),
+            organization=_get(data, "organization", (str, type(None)), where, "a string or null",
+                              optional=True),
+            organization_id=_get(data, "organization_id", (str, type(None)), where,
+                                 "a string or null", optional=True),
+            force_destroy=_get(data, "force_destroy", (bool, type(None)), where,
+                               "true, false or null", optional=True),
+            lifecycle=Lifecycle.from_json(lifecycle),
         )
 
 
@@ -125,29 +153,61 @@ class State:
 
     @classmethod
     def from_json(cls, data: Any) -> "State":
-        if not isinstance(data, dict):
-            raise CorruptStateError("state is not a JSON object")
+        """Parse a state document; `CorruptStateError` names the first bad field."""
+        data = _expect(data, dict, "state", "a JSON object")
         version = data.get("format_version")
-        if not isinstance(version, int):
-            raise CorruptStateError("state has no integer format_version")
+        # bool is an int subclass in Python; `true` is not a version.
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise CorruptStateError("format_version: expected a positive integer, "
+                                    f"found {_kind(version)}")
         if version > FORMAT_VERSION:
             raise UnsupportedStateVersionError(
                 f"state format_version {version} was written by a newer polyctl "
-                f"(this one reads up to {FORMAT_VERSION}); upgrade polyctl"
+                f"(this one reads up to {FORMAT_VERSION}); upgrade polyctl",
+                found_version=version,
             )
-        try:
-            resources = {
-                str(addr): ResourceState.from_json(r) for addr, r in data["resources"].items()
-            }
-            return cls(
-                lineage=str(data["lineage"]),
-                serial=int(data["serial"]),
-                digest_salt=str(data["digest_salt"]),
-                resources=resources,
-                format_version=version,
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise CorruptStateError(f"state is missing or has a malformed field: {exc}") from exc
+        lineage = _get(data, "lineage", str, "state", "a string")
+        if not lineage:
+            raise CorruptStateError("lineage: expected a non-empty string")
+        serial = _get(data, "serial", int, "state", "an integer")
+        if serial < 0:
+            raise CorruptStateError(f"serial: expected a non-negative integer, found {serial}")
+        resources = _get(data, "resources", dict, "state", "an object")
+        return cls(
+            lineage=lineage,
+            serial=serial,
+            digest_salt=_get(data, "digest_salt", str, "state", "a string"),
+            resources={
+                addr: ResourceState.from_json(r, where=f"resources[{addr!r}]")
+                for addr, r in resources.items()
+            },
+            format_version=version,
+        )
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else type(value).__name__
+
+
+def _expect(value: Any, types: type | tuple[type, ...], where: str, expected: str) -> Any:
+    wanted = types if isinstance(types, tuple) else (types,)
+    # `True` must not pass for an integer field.
+    if isinstance(value, bool) and bool not in wanted:
+        ok = False
+    else:
+        ok = isinstance(value, wanted)
+    if not ok:
+        raise CorruptStateError(f"{where}: expected {expected}, found {_kind(value)}")
+    return value
+
+
+def _get(data: dict[str, Any], key: str, types: type | tuple[type, ...], where: str,
+         expected: str, *, optional: bool = False) -> Any:
+    if key not in data:
+        if optional:
+            return None
+        raise CorruptStateError(f"{where}: missing field {key!r}")
+    return _expect(data[key], types, f"{where}.{key}" if where != "state" else key, expected)
 
 
 def dumps(state: State) -> bytes:
@@ -155,8 +215,17 @@ def dumps(state: State) -> bytes:
 
 
 def loads(raw: bytes | str, *, source: str = "state") -> State:
+    """Parse stored state; every error message starts with `source` (e.g. the path)."""
+    if not (raw.strip() if isinstance(raw, (bytes, str)) else raw):
+        raise CorruptStateError(f"{source} is empty (a write was probably cut short)")
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CorruptStateError(f"{source} is not valid JSON: {exc}") from exc
-    return State.from_json(data)
+    try:
+        return State.from_json(data)
+    except UnsupportedStateVersionError as exc:
+        raise UnsupportedStateVersionError(f"{source}: {exc}",
+                                           found_version=exc.found_version) from None
+    except CorruptStateError as exc:
+        raise CorruptStateError(f"{source}: {exc}") from None

@@ -1,0 +1,95 @@
+"""Fixtures for the state tests.
+
+`backend_factory` is parametrised over every state backend; the conformance suite runs
+once per parameter. A PostgreSQL backend joins by adding a param here (e.g. "postgresql"
+building a URL from POLYCTL_TEST_PG_URL and a workspace unique to the test).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `import state_helpers`
+
+import state_helpers  # noqa: E402
+
+from polyctl.state import LockInfo, StateBackend, open_backend  # noqa: E402
+
+
+@dataclass
+class BackendFactory:
+    kind: str
+    location: str  # what `open_backend` takes, in this process or a child
+    # The file backend breaks a dead holder's lock and says so; a database backend may
+    # instead see the lock vanish with the holder's session (nothing to report).
+    reports_broken_locks: bool
+
+    def open(self) -> StateBackend:
+        return open_backend(self.location)
+
+
+@pytest.fixture(params=["file"])
+def backend_factory(request, tmp_path) -> BackendFactory:
+    if request.param == "file":
+        return BackendFactory("file", str(tmp_path / "polyctl.state.json"), True)
+    raise AssertionError(request.param)
+
+
+@pytest.fixture
+def backend(backend_factory) -> StateBackend:
+    return backend_factory.open()
+
+
+@pytest.fixture(autouse=True)
+def emergency_dir(tmp_path, monkeypatch) -> Path:
+    """Emergency copies go to a private temp dir instead of the machine's /tmp."""
+    directory = tmp_path / "tmpdir"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
+
+
+class Children:
+    """Child processes started by a test; whatever is still running is killed after."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+
+    def spawn(self, role: str, *args: str, **popen) -> subprocess.Popen:
+        proc = state_helpers.spawn(role, *args, **popen)
+        self.procs.append(proc)
+        return proc
+
+    def hold_lock(self, location: str, operation: str = "apply",
+                  timeout: float = 0) -> tuple[subprocess.Popen, LockInfo]:
+        """A child process that holds the lock until told to release or killed."""
+        proc = self.spawn("hold", location, operation, str(timeout))
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read()
+        message = json.loads(line)
+        assert "lock" in message, message
+        return proc, LockInfo.from_json(message["lock"])
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream:
+                    stream.close()
+
+
+@pytest.fixture
+def children() -> Iterator[Children]:
+    kids = Children()
+    yield kids
+    kids.close()

@@ -171,7 +171,8 @@ class PolytomicClient:
                         response,
                         credential_source=credential.source,
                         secrets=secrets,
-                        attempts=attempt,
+                        # "gave up after N" only when this answer is what N tries led to
+                        attempts=attempt if retryable else 1,
                     )
                 reason = f"{method} {path}: HTTP {status} {response.reason_phrase}".rstrip()
             else:
@@ -182,7 +183,8 @@ class PolytomicClient:
                 )
                 delay = backoff_delay(policy, attempt - 1, self._rand) if retryable else 0.0
                 if not retryable or not self._may_retry(attempt, started, delay):
-                    raise network_error(failure, request, attempts=attempt) from failure
+                    tries = attempt if retryable else 1
+                    raise network_error(failure, request, attempts=tries) from failure
                 reason = f"{method} {path}: {type(failure).__name__}"
 
             if self._on_retry is not None:

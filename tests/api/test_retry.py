@@ -95,6 +95,15 @@ async def test_client_errors_are_never_retried(make_client, clock, status, cls):
     assert len(script.requests) == 1 and clock.sleeps == []
 
 
+async def test_a_final_non_retryable_answer_does_not_claim_retries(make_client):
+    script = Script(Reply(503), Reply(422, {"message": "bad url"}))
+    async with make_client(script) as client:
+        with pytest.raises(ValidationError) as info:
+            await create(client.for_organization(None))
+    assert len(script.requests) == 2
+    assert "gave up" not in str(info.value) and "bad url" in str(info.value)
+
+
 async def test_retry_after_seconds_is_waited_exactly(make_client, clock):
     script = Script(Reply(429, headers={"Retry-After": "7"}), Reply(503, headers={"Retry-After": "2.5"}), ok([]))
     async with make_client(script) as client:

@@ -122,7 +122,8 @@ class RunningSandbox:
 
     def stats(self) -> dict[str, Any]:
         """`{"total_requests": N, "by_route": {"GET /api/connections/{id}": {"200": n,
-        "dropped": n}}, "faults": {"throttled": n, …}}` for API requests so far."""
+        "dropped": n}}, "faults": {"throttled": n, …}, "connections_opened": n}` for API
+        requests so far (admin requests are not counted; their connections are)."""
         return self._app.stats.snapshot()
 
     def __enter__(self) -> RunningSandbox:

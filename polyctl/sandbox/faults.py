@@ -145,6 +145,11 @@ class RequestStats:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str]] = Counter()
         self._faults: Counter[str] = Counter()
+        self._connections = 0  # TCP connections accepted: shows whether clients keep alive
+
+    def connection_opened(self) -> None:
+        with self._lock:
+            self._connections += 1
 
     def record(self, route: str, outcome: str, fault: str | None = None) -> None:
         with self._lock:
@@ -161,9 +166,11 @@ class RequestStats:
                 "total_requests": sum(self._counts.values()),
                 "by_route": by_route,
                 "faults": dict(self._faults),
+                "connections_opened": self._connections,
             }
 
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
             self._faults.clear()
+            self._connections = 0

@@ -51,6 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.track(self.connection)
+        self.server.app.stats.connection_opened()
 
     def finish(self) -> None:
         try:
@@ -99,8 +100,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind == "drop_after":
             self._drop(name, fault)
             return
-        self._send(reply)
+        # Counted before answering, so a client that reads the stats next sees this one.
         app.stats.record(name, str(reply.status), fault.kind if fault else None)
+        self._send(reply)
 
     @staticmethod
     def _no_route(allowed: list[str]) -> Reply:
@@ -158,12 +160,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _drop(self, name: str, fault: Fault) -> None:
         """Close the TCP connection without a byte of response."""
+        self.server.app.stats.record(name, "dropped", fault.kind)
         self.close_connection = True
         try:
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self.server.app.stats.record(name, "dropped", fault.kind)
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):

@@ -22,6 +22,8 @@ syncs and bulk syncs; `Idempotency-Key`; fault injection and an admin API under
 
 Choices where the contract is silent or [INFERRED] (each module repeats its own):
 
+- Headers: `X-Polytomic-Version` and the SDK's `X-Fern-*` are accepted and ignored;
+  every answer is `application/json` with `Content-Length` (keep-alive friendly).
 - Status codes: create answers 200 (as the mocks); DELETE answers 200 with body `""`;
   unknown or malformed ids (also non-UUIDs) and other orgs' ids are 404; unknown path
   404, known path with another method 405 (with `Allow`); trailing slashes ignored.

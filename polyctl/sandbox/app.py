@@ -98,8 +98,9 @@ class SandboxApp:
         except ApiError as err:
             return error_reply(err)
         except Exception:  # a bug: answer like a server would, keep serving
-            print(f"polyctl sandbox: internal error in {route.name}", file=sys.stderr)
-            traceback.print_exc(file=sys.stderr)
+            if not self.db.closed:  # after stop() a straggling request may fail: not news
+                print(f"polyctl sandbox: internal error in {route.name}", file=sys.stderr)
+                traceback.print_exc(file=sys.stderr)
             return error_reply(ApiError(500, "internal server error", key="internal"))
 
     @staticmethod

@@ -131,6 +131,10 @@ class Database:
             if not self._closed:
                 self._readers.put(conn)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         self._closed = True
         with self._write_lock:

@@ -9,8 +9,10 @@ and may be triggered by `schedule.connection_id`; a bulk sync has
 
 [INFERRED] Lists are in creation order with keyset pagination: `limit` (default and max
 50; larger values are clamped), an opaque `page_token`, and
-`pagination.next_page_token` present only while more items may follow. Referencing an
-unknown connection or model is a 400. Deleting a model detaches it from syncs.
+`pagination.next_page_token` present only while more items may follow (the last page
+may be empty). Referencing an unknown connection or model is a 400. Deleting a model,
+sync or bulk sync needs no force: its links go with it (a sync keeps the id in its
+`model_ids`, as nothing here validates syncs after creation).
 """
 
 from __future__ import annotations

@@ -91,6 +91,6 @@ async def test_a_burst_under_a_rate_limit_finishes_near_n_over_rate_without_fail
     assert len({c["id"] for c in created}) == count and outcomes["201"] == count
     # A one-second window admits `rate` at once, so the last batch starts after
     # count // rate seconds; the slack absorbs a busy 2-core CI machine.
-    assert elapsed < count / rate + 1.5
+    assert elapsed < 2 * count / rate, (elapsed, outcomes)
     # Without the shared gate every waiting request collects its own 429 (~200 here).
-    assert outcomes["429"] < count // 5
+    assert outcomes["429"] < count // 5, (elapsed, outcomes)

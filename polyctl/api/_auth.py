@@ -17,13 +17,6 @@ from ._settings import ENV_API_KEY, ENV_DEPLOYMENT_KEY, ENV_PARTNER_KEY, ApiSett
 
 __all__ = ["Credential", "resolve_credential", "require_credentials", "basic_auth"]
 
-NO_CREDENTIALS_MESSAGE = (
-    f"no Polytomic credentials: set {ENV_API_KEY}, or {ENV_PARTNER_KEY} or "
-    f"{ENV_DEPLOYMENT_KEY} together with an organization; or run with --sandbox to use "
-    "a local sandbox that needs no account"
-)
-
-
 @dataclass(frozen=True)
 class Credential:
     """The credential one OrgClient uses. ``repr`` hides the header value."""
@@ -56,7 +49,7 @@ def basic_auth(organization_id: str, key: str) -> str:
 
 def require_credentials(settings: ApiSettings) -> None:
     if not settings.has_credentials:
-        raise NoCredentialsError(NO_CREDENTIALS_MESSAGE)
+        raise NoCredentialsError()
 
 
 def resolve_credential(settings: ApiSettings, organization_id: str | None) -> Credential:

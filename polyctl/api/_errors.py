@@ -93,8 +93,18 @@ class PolytomicError(Exception):
         )
 
 
+NO_CREDENTIALS_MESSAGE = (
+    "no Polytomic credentials: set POLYTOMIC_API_KEY, or POLYTOMIC_PARTNER_KEY or "
+    "POLYTOMIC_DEPLOYMENT_KEY together with an organization; or run with --sandbox to use "
+    "a local sandbox that needs no account"
+)
+
+
 class NoCredentialsError(PolytomicError):
-    """No API, partner or deployment key was configured."""
+    """No API, partner or deployment key was configured (the message says what to set)."""
+
+    def __init__(self, message: str = NO_CREDENTIALS_MESSAGE, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
 
 
 class ConfigurationError(PolytomicError):

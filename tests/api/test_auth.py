@@ -101,6 +101,7 @@ async def test_partner_key_without_org_is_bearer_for_partner_calls_and_refused_f
 def test_no_credentials_names_the_variables_and_the_sandbox():
     with pytest.raises(NoCredentialsError) as info:
         PolytomicClient(ApiSettings.from_env({}))
+    assert str(NoCredentialsError()) == str(info.value)  # callers may raise it bare
     message = str(info.value)
     for name in ("POLYTOMIC_API_KEY", "POLYTOMIC_PARTNER_KEY", "POLYTOMIC_DEPLOYMENT_KEY", "--sandbox"):
         assert name in message

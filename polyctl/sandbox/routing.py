@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from .auth import Principal
 from .errors import ApiError, bad_request
@@ -118,6 +118,6 @@ class Router:
                 continue  # a more specific template already claimed this path
             matched_template = route.template
             if route.method == method:
-                return route, m.groupdict(), []
+                return route, {k: unquote(v) for k, v in m.groupdict().items()}, []
             allowed.append(route.method)
         return None, {}, allowed

@@ -16,6 +16,7 @@ A write goes through these steps, and after each one P is a whole, readable stat
     3. link P to P.backup.tmp-…, rename that over P.backup (P.backup is now the old file)
     4. rename P.tmp-… over P; fsync the directory
 
+A crash between steps 3 and 4 leaves P.backup naming the same version as P (both whole).
 An OSError at any step (read-only directory, disk full, I/O error) is a `StateWriteError`
 carrying the state; P is left as it was and `write_emergency_copy` saves the state
 elsewhere. A symlinked state path is followed, so the real file is what gets replaced.

@@ -51,8 +51,8 @@ Choices where the contract is silent or [INFERRED] (each module repeats its own)
   models), then bulk syncs, each `{type: model|sync|bulk_sync, name, id}`; `force=true`
   deletes exactly those, then the connection.
 - Partner Basic auth creates an unknown organization on first use; the org id must be
-  a UUID. A partner key used as Bearer may call `/api/me` and `/api/organizations`
-  only. `/api/me` has no `role` (deprecated, absent from the mock).
+  a UUID. A partner key used as Bearer may call `/api/me`, `/api/organizations` and
+  the connection types (no organization's data) only; the rest answers 403. `/api/me` has no `role` (deprecated, absent from the mock).
 - Idempotency, pagination and faults: see `app.py`, `resources.py`, `faults.py`.
   Fault knobs also include `retry_after` (seconds, may be fractional) so benchmarks
   can throttle without waiting whole seconds.

@@ -121,18 +121,28 @@ def test_32_concurrent_clients_doing_mixed_crud(sandbox: Any, make_client: Any) 
     assert stats["connections_opened"] <= 32 * 2  # keep-alive: not a connection per request
 
 
+TYPES_DIR = Path(__file__).parents[2].parent / "shared/contract/connection-types"
+
+
 def test_python_m_polyctl_sandbox_prints_its_url_and_stops_on_sigint(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    command = [
+        sys.executable, "-m", "polyctl.sandbox", "--port", "0", "--db", str(tmp_path / "cli.db"),
+        "--api-key", "cli-key", "--connection-types", str(TYPES_DIR),
+    ]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "polyctl.sandbox", "--port", "0", "--db", str(tmp_path / "cli.db"), "--api-key", "cli-key"],
+        command,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )
     try:
         first = proc.stdout.readline()  # type: ignore[union-attr]
         assert first.startswith("Sandbox listening on http://127.0.0.1:"), first
         url = first.split()[-1]
-        me = httpx.get(f"{url}/api/me", headers={"Authorization": "Bearer cli-key"})
-        assert me.status_code == 200
+        auth = {"Authorization": "Bearer cli-key"}
+        assert httpx.get(f"{url}/api/me", headers=auth).status_code == 200
+        body = {"name": "pg", "type": "postgresql", "configuration": {"hostname": "h", "username": "u", "password": "pw", "database": "d"}}
+        created = httpx.post(f"{url}/api/connections", json=body, headers=auth).json()["data"]
+        assert created["configuration"]["password"] == "********" and created["configuration"]["port"] == 5432
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
         assert "Traceback" not in proc.stderr.read()  # type: ignore[union-attr]

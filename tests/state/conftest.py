@@ -31,9 +31,15 @@ class BackendFactory:
     # The file backend breaks a dead holder's lock and says so; a database backend may
     # instead see the lock vanish with the holder's session (nothing to report).
     reports_broken_locks: bool
+    workspace: str = "default"  # e.g. one per test on a shared database
 
     def open(self) -> StateBackend:
-        return open_backend(self.location)
+        return open_backend(self.location, workspace=self.workspace)
+
+    @property
+    def target(self) -> tuple[str, str]:
+        """(location, workspace): how a child process opens the same storage."""
+        return self.location, self.workspace
 
 
 @pytest.fixture(params=["file"])
@@ -57,21 +63,31 @@ def emergency_dir(tmp_path, monkeypatch) -> Path:
     return directory
 
 
+def as_target(target: BackendFactory | str) -> tuple[str, str]:
+    return target.target if isinstance(target, BackendFactory) else (str(target), "default")
+
+
 class Children:
     """Child processes started by a test; whatever is still running is killed after."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
 
-    def spawn(self, role: str, *args: str, **popen) -> subprocess.Popen:
+    def spawn(self, role: str, target: BackendFactory | str, *args: str,
+              **popen) -> subprocess.Popen:
+        """Start a `state_helpers` role on the storage of `target`."""
+        return self._spawn(role, *as_target(target), *args, **popen)
+
+    def _spawn(self, role: str, *args: str, **popen) -> subprocess.Popen:
         proc = state_helpers.spawn(role, *args, **popen)
         self.procs.append(proc)
         return proc
 
-    def hold_lock(self, location: str, operation: str = "apply",
+    def hold_lock(self, target: BackendFactory | str, operation: str = "apply",
                   timeout: float = 0) -> tuple[subprocess.Popen, LockInfo]:
-        """A child process that holds the lock until told to release or killed."""
-        proc = self.spawn("hold", location, operation, str(timeout))
+        """A child process that holds the lock until told to release or killed
+        (`target`: a factory, or a state file path)."""
+        proc = self._spawn("hold", *as_target(target), operation, str(timeout))
         line = proc.stdout.readline()
         assert line, proc.stderr.read()
         message = json.loads(line)

@@ -4,9 +4,9 @@ Imported by the tests (conftest puts this folder on sys.path) and run as a scrip
 the child processes that hold locks, write in a loop and append to journals, so that
 "another process" in a test is a real one:
 
-    python state_helpers.py hold LOCATION OPERATION TIMEOUT   # lock, print it, wait
-    python state_helpers.py write-loop LOCATION SIZE          # rewrite state forever
-    python state_helpers.py journal-loop LOCATION             # append batches forever
+    python state_helpers.py hold LOCATION WORKSPACE OPERATION TIMEOUT  # lock, print, wait
+    python state_helpers.py write-loop LOCATION WORKSPACE SIZE         # rewrite forever
+    python state_helpers.py journal-loop LOCATION WORKSPACE            # append forever
 """
 
 from __future__ import annotations
@@ -61,10 +61,10 @@ def spawn(role: str, *args: str, **popen) -> subprocess.Popen:
     )
 
 
-def _hold(location: str, operation: str, timeout: str) -> None:
+def _hold(location: str, workspace: str, operation: str, timeout: str) -> None:
     from polyctl.state import StateLockedError, open_backend
 
-    backend = open_backend(location)
+    backend = open_backend(location, workspace=workspace)
     try:
         info = backend.lock(operation, timeout=float(timeout))
     except StateLockedError as exc:
@@ -78,10 +78,10 @@ def _hold(location: str, operation: str, timeout: str) -> None:
         print(json.dumps({"released": info.id}), flush=True)
 
 
-def _write_loop(location: str, size: str) -> None:
+def _write_loop(location: str, workspace: str, size: str) -> None:
     from polyctl.state import open_backend
 
-    backend = open_backend(location)
+    backend = open_backend(location, workspace=workspace)
     current = backend.read()
     serial = current.serial if current else None
     print("ready", flush=True)
@@ -92,10 +92,10 @@ def _write_loop(location: str, size: str) -> None:
         print(serial, flush=True)
 
 
-def _journal_loop(location: str) -> None:
+def _journal_loop(location: str, workspace: str) -> None:
     from polyctl.state import open_backend
 
-    backend = open_backend(location)
+    backend = open_backend(location, workspace=workspace)
     seq = len(backend.journal_read())
     print("ready", flush=True)
     while True:

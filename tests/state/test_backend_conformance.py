@@ -124,7 +124,7 @@ def test_current_lock_is_none_when_free(backend):
 
 
 def test_live_holder_makes_another_process_fail_fast(backend_factory, backend, children):
-    proc, held = children.hold_lock(backend_factory.location, "apply")
+    proc, held = children.hold_lock(backend_factory, "apply")
 
     started = time.monotonic()
     with pytest.raises(StateLockedError) as caught:
@@ -139,14 +139,14 @@ def test_live_holder_makes_another_process_fail_fast(backend_factory, backend, c
 
 
 def test_a_second_child_also_sees_the_holder(backend_factory, children):
-    _, held = children.hold_lock(backend_factory.location, "apply")
-    second = children.spawn("hold", backend_factory.location, "refresh", "0")
+    _, held = children.hold_lock(backend_factory, "apply")
+    second = children.spawn("hold", backend_factory, "refresh", "0")
     message = json.loads(second.stdout.readline())
     assert message["locked_by"]["id"] == held.id
 
 
 def test_waiting_gets_the_lock_once_the_holder_releases(backend_factory, backend, children):
-    proc, held = children.hold_lock(backend_factory.location, "apply")
+    proc, held = children.hold_lock(backend_factory, "apply")
     waits = []
 
     def release_soon():
@@ -169,7 +169,7 @@ def test_waiting_gets_the_lock_once_the_holder_releases(backend_factory, backend
 
 
 def test_waiting_gives_up_after_the_timeout(backend_factory, backend, children):
-    _, held = children.hold_lock(backend_factory.location)
+    _, held = children.hold_lock(backend_factory)
     started = time.monotonic()
     with pytest.raises(StateLockedError) as caught:
         backend.lock("apply", timeout=0.7, on_wait=lambda h, t: None)
@@ -180,7 +180,7 @@ def test_waiting_gives_up_after_the_timeout(backend_factory, backend, children):
 
 
 def test_lock_of_a_killed_holder_is_taken_over(backend_factory, backend, children):
-    proc, held = children.hold_lock(backend_factory.location, "apply")
+    proc, held = children.hold_lock(backend_factory, "apply")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -194,7 +194,7 @@ def test_lock_of_a_killed_holder_is_taken_over(backend_factory, backend, childre
 
 
 def test_force_unlock_needs_the_holders_id(backend_factory, backend, children):
-    _, held = children.hold_lock(backend_factory.location, "apply")
+    _, held = children.hold_lock(backend_factory, "apply")
 
     with pytest.raises(LockNotFoundError) as caught:
         backend.force_unlock("not-the-id")
@@ -212,7 +212,7 @@ def test_force_unlock_needs_the_holders_id(backend_factory, backend, children):
 def test_unlock_releases_only_our_own_lock(backend_factory, backend, children):
     mine = backend.lock("apply")
     backend.force_unlock(mine.id)  # someone cleared it, and another run took it
-    _, theirs = children.hold_lock(backend_factory.location, "apply")
+    _, theirs = children.hold_lock(backend_factory, "apply")
 
     backend.unlock(mine)
 
@@ -257,7 +257,7 @@ def test_journal_refuses_secrets_before_writing_anything(backend):
 
 def test_journal_entries_survive_a_reopen_and_another_process(backend_factory, children):
     backend_factory.open().journal_append([{"seq": 0}])
-    writer = children.spawn("journal-loop", backend_factory.location)
+    writer = children.spawn("journal-loop", backend_factory)
     assert writer.stdout.readline().strip() == "ready"
     acknowledged = int(writer.stdout.readline())
     writer.kill()
@@ -272,7 +272,7 @@ def test_journal_killed_mid_append_keeps_every_acknowledged_entry(backend_factor
     """SIGKILL a child appending in a loop, ten times: what is read back is always a
     gapless prefix that includes every batch whose append had returned."""
     for _ in range(10):
-        writer = children.spawn("journal-loop", backend_factory.location)
+        writer = children.spawn("journal-loop", backend_factory)
         assert writer.stdout.readline().strip() == "ready"
         time.sleep(random.uniform(0.02, 0.15))
         os.kill(writer.pid, signal.SIGKILL)

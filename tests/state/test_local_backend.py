@@ -24,6 +24,7 @@ from polyctl.state import (
     CorruptStateError,
     LocalStateBackend,
     LockError,
+    StateError,
     StateWriteError,
     UnsupportedStateVersionError,
     dumps,
@@ -222,7 +223,7 @@ def test_a_newer_format_is_refused_and_never_touched(backend):
 
 def test_a_directory_at_the_state_path_is_a_clear_error(backend):
     backend.path.mkdir()
-    with pytest.raises(Exception, match="is a directory"):
+    with pytest.raises(StateError, match="is a directory"):
         backend.read()
 
 

@@ -126,7 +126,7 @@ def test_organization_id_of_another_org_is_forbidden(client: Any, api_configurat
 
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-@pytest.mark.parametrize("conn_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("conn_id", ["0b155265-c537-44c9-9359-a3ceb468a4da", "not-a-uuid"])
 def test_unknown_connection_is_404_with_an_error_body(client: Any, method: str, conn_id: str) -> None:
     body = {"name": "n", "configuration": {"url": "x"}} if method == "PUT" else None
     response = client.request(method, f"/api/connections/{conn_id}", json=body)

@@ -160,8 +160,9 @@ class LockFile:
                 if taken:
                     return info, other
                 elapsed = time.monotonic() - start
-                if elapsed >= timeout:
-                    raise StateLockedError(other, stale=stale_reason is not None, waited=elapsed)
+                if elapsed >= timeout:  # fail-fast (timeout 0) did not wait at all
+                    raise StateLockedError(other, stale=stale_reason is not None,
+                                           waited=elapsed if timeout > 0 else 0.0)
                 if on_wait is not None:
                     on_wait(other, elapsed)
                 # Jitter keeps waiters from retrying in lockstep.

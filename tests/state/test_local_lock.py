@@ -53,9 +53,10 @@ def test_fail_fast_makes_one_attempt_and_never_calls_on_wait(backend):
     plant(backend, host="elsewhere")
     calls = []
     started = time.monotonic()
-    with pytest.raises(StateLockedError):
+    with pytest.raises(StateLockedError) as caught:
         backend.lock("apply", timeout=0, on_wait=lambda h, t: calls.append(t))
     assert calls == [] and time.monotonic() - started < 0.5
+    assert caught.value.waited == 0
 
 
 def test_a_zombie_holder_is_stale(backend, children):

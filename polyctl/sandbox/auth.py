@@ -121,17 +121,13 @@ class KeyRing:
                 return Principal("partner", org_id, None, "")
         raise ApiError(401, UNAUTHORIZED_MESSAGE)
 
-    def ensure_org(self, org_id: str, name: str | None = None) -> dict[str, Any]:
-        """The organization `org_id`, created first if the sandbox has never seen it."""
-        if org_id in self._known_orgs and name is None:
-            return {"id": org_id}
+    def ensure_org(self, org_id: str, name: str | None = None) -> None:
+        """Create organization `org_id` unless it exists (known ones cost no query)."""
+        if org_id in self._known_orgs:
+            return
         with self._db.write() as conn:
-            org = records.org_get(conn, org_id)
-            if org is None:
-                org = new_org(org_id, name)
-                records.org_insert(conn, org)
+            records.org_insert(conn, new_org(org_id, name))  # INSERT OR IGNORE
         self._known_orgs.add(org_id)
-        return org
 
     def mint_api_key(self, organization_id: str | None = None, name: str | None = None) -> tuple[str, str]:
         """A new API key (admin API), in a new organization unless one is named."""

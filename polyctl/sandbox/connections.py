@@ -18,7 +18,7 @@ from .conntypes import ConnectionType
 from .errors import ApiError, bad_request, not_found
 from .routing import DELETED, Reply, Request, envelope
 
-_WRITE_ONLY_FIELDS = ("created_at", "created_by", "updated_at", "updated_by", "api_calls_last_24_hours", "parent_connection_id")
+_LIST_ONLY_FIELDS = ("created_at", "created_by", "updated_at", "updated_by", "api_calls_last_24_hours", "parent_connection_id")
 
 
 def utc_now() -> str:
@@ -68,7 +68,7 @@ def _check_org(req: Request, body: dict[str, Any]) -> None:
 
 def _write_shape(item: dict[str, Any], ctype: ConnectionType, interval: str) -> dict[str, Any]:
     """The create/update answer: the stored item minus timestamps, plus OAuth hand-off."""
-    shaped = {k: v for k, v in item.items() if k not in _WRITE_ONLY_FIELDS}
+    shaped = {k: v for k, v in item.items() if k not in _LIST_ONLY_FIELDS}
     shaped["type"] = ctype.reference(operations=True)
     shaped.update(healthcheck_interval=interval, auth_url="", auth_code="")
     return shaped

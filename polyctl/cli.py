@@ -97,7 +97,9 @@ def _register() -> None:
         pass
     else:
         apply_cmds.register(app)
-    from polyctl.commands import sandbox_cmd
+    from polyctl.commands import sandbox_cmd, types_cmd
+
+    app.add_typer(types_cmd.types_app, name="types")
 
     app.command("sandbox", help=sandbox_cmd.sandbox.__doc__)(sandbox_cmd.sandbox)
 

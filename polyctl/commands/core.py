@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from polyctl.commands.options import (
-    JsonOpt, ReplaceOpt, SpecsOpt, StateOpt, TargetOpt, WorkspaceOpt, display_path, make_project,
+    JsonOpt, RefreshSchemasOpt, ReplaceOpt, SpecsOpt, StateOpt, TargetOpt, WorkspaceOpt,
+    display_path, make_project,
 )
 from polyctl.render.diagnostics import render_diagnostics
 
@@ -18,12 +19,15 @@ def validate(
     ctx: typer.Context,
     specs: SpecsOpt = None,
     json_out: JsonOpt = False,
+    offline: Annotated[bool, typer.Option(
+        "--offline", help="Use only cached connection-type schemas; never call the API.")] = False,
+    refresh_schemas: RefreshSchemasOpt = False,
 ) -> int:
-    """Check the specs offline: syntax, attributes, types, interpolation."""
+    """Check the specs: syntax, attributes, types, interpolation (no changes made)."""
     from polyctl.diagnostics import DiagnosticsError
 
     rt = ctx.obj
-    project = make_project(rt, specs=specs)
+    project = make_project(rt, specs=specs, offline=offline, refresh_schemas=refresh_schemas)
     try:
         spec_set = project.load_specs()
     except DiagnosticsError as exc:
@@ -66,13 +70,14 @@ def plan(
     target: TargetOpt = None,
     replace: ReplaceOpt = None,
     parallelism: Annotated[Optional[int], typer.Option("--parallelism", min=1, metavar="N")] = None,
+    refresh_schemas: RefreshSchemasOpt = False,
 ) -> int:
     """Show what apply would change (refreshing from Polytomic unless --no-refresh)."""
     from polyctl.commands.planning import PlanRequest, make_plan, show_plan
 
     rt = ctx.obj
     project = make_project(rt, specs=specs, state=state, workspace=workspace,
-                           parallelism=parallelism)
+                           parallelism=parallelism, refresh_schemas=refresh_schemas)
     request = PlanRequest(refresh=not no_refresh, refresh_only=refresh_only, destroy=destroy,
                           targets=tuple(target or ()), replace=tuple(replace or ()))
     result = make_plan(rt, project, request)

@@ -51,7 +51,6 @@ def _import_one(rt, project, address: str, id: str) -> int:
     from polyctl.commands.remote import api_settings, open_client, run_async
     from polyctl.diagnostics import did_you_mean
     from polyctl.engine.importer import imported_resource
-    from polyctl.schema import schema_for
 
     specs = project.load_specs()
     spec = specs.connections.get(address)
@@ -82,7 +81,7 @@ def _import_one(rt, project, address: str, id: str) -> int:
             raise CommandError("Cannot import", f"No connection with id {id} exists "
                                "(or it belongs to another organization).") from exc
         resource = imported_resource(
-            live, salt=current.digest_salt, schema=schema_for(resource_type(live), project.schemas),
+            live, salt=current.digest_salt, schema=project.schema(resource_type(live)),
             organization=spec.organization, lifecycle=spec.lifecycle)
         resources = dict(current.resources)
         resources[address] = resource
@@ -109,7 +108,6 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
     from polyctl.commands.remote import api_settings, open_client, run_async
     from polyctl.engine.importer import imported_resource, local_name_for, spec_for
     from polyctl.resource import Lifecycle
-    from polyctl.schema import schema_for
     from polyctl.spec.model import address_of
 
     specs_dir = project.settings.specs_dir.resolve()
@@ -143,7 +141,7 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
         for live in sorted(live_all, key=lambda c: (str(c.get("name")), str(c.get("id")))):
             if str(live.get("id")) in managed:
                 continue
-            schema = schema_for(resource_type(live), project.schemas)
+            schema = project.schema(resource_type(live))
             local = local_name_for(str(live.get("name") or "connection"), taken)
             block, needed = spec_for(live, local, schema, organization)
             blocks[local] = block

@@ -22,13 +22,16 @@ TargetOpt = Annotated[Optional[list[str]], typer.Option(
     "--target", metavar="ADDR", help="Limit to this resource address (repeatable).")]
 ReplaceOpt = Annotated[Optional[list[str]], typer.Option(
     "--replace", metavar="ADDR", help="Force replacement of this resource (repeatable).")]
+RefreshSchemasOpt = Annotated[bool, typer.Option(
+    "--refresh-schemas", help="Fetch connection-type schemas again, ignoring the cache.")]
 ParallelismOpt = Annotated[Optional[int], typer.Option(
     "--parallelism", min=1, metavar="N", help="Concurrent API operations (default 10).")]
 
 
 def make_project(rt, *, specs: str | None = None, state: str | None = None,
                  workspace: str | None = None, lock_timeout: str | None = None,
-                 parallelism: int | None = None):
+                 parallelism: int | None = None, offline: bool = False,
+                 refresh_schemas: bool = False):
     """Resolve settings (flag > env > polyctl.yaml > default) into a Project."""
     from polyctl.engine.project import Project
     from polyctl.settings import load_project_file, parse_duration, resolve_settings
@@ -46,7 +49,30 @@ def make_project(rt, *, specs: str | None = None, state: str | None = None,
     settings = resolve_settings(
         rt.root, env=rt.env.environ, project=project_file, specs=specs, state=state,
         workspace=workspace, parallelism=parallelism, lock_timeout=timeout)
-    return Project(settings=settings, env=rt.env.environ)
+    project = Project(settings=settings, env=rt.env.environ)
+    project.schema_source = _schema_registry(rt, project, offline=offline,
+                                             refresh=refresh_schemas)
+    return project
+
+
+def _schema_registry(rt, project, *, offline: bool, refresh: bool):
+    """Type schemas from the API (or the embedded sandbox), cached under .polyctl/cache/."""
+    from polyctl.engine.schemas import SchemaRegistry, cache_dir_for
+
+    def fetch(work):
+        from polyctl.commands.remote import api_settings, open_client, run_async
+
+        settings = api_settings(rt, project)
+
+        async def go():
+            async with open_client(settings, 10) as orgs:
+                return await work(orgs(None))
+
+        return run_async(go())
+
+    base_url = rt.env.environ.get("POLYTOMIC_DEPLOYMENT_URL")
+    return SchemaRegistry(cache_dir_for(rt.root, base_url, sandbox=rt.sandbox), fetch,
+                          refresh=refresh, offline=offline)
 
 
 def display_path(rt, path: str | Path) -> str:

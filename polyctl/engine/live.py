@@ -11,7 +11,8 @@ state so that only real changes look like drift:
   value is seen, and never stored or shown);
 - a masked value with no prior → `UNKNOWN_SECRET`, a digest nothing matches (so the
   next plan sends the spec's secret, e.g. after import);
-- an empty value (`""`, `[]`, `{}`, null) for a key the prior never had → ignored.
+- an empty value (`""`, `[]`, `{}`, null) for a key the prior never had, a read-only
+  field, or a server default the spec did not set → ignored.
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def _merge(live: Any, prior: Any, salt: str, attr: Attribute | None) -> Any:
         out = {}
         for key in list(live) + [k for k in prior_map if k not in live]:
             sub = _child(attr, key)
+            if key not in prior_map and _server_owned(sub, live.get(key)):
+                continue
             merged = _merge(live.get(key, _MISSING), prior_map.get(key, _MISSING), salt, sub)
             if merged is not _MISSING:
                 out[key] = merged
@@ -89,6 +92,13 @@ def _merge(live: Any, prior: Any, salt: str, attr: Attribute | None) -> Any:
         return [_merge(v, prior_list[i] if i < len(prior_list) else _MISSING, salt, item_attr)
                 for i, v in enumerate(live)]
     return live
+
+
+def _server_owned(attr: Attribute | None, value: Any) -> bool:
+    """A value the spec never set that the server fills in: read-only, or its default."""
+    if attr is None:
+        return False
+    return attr.read_only or (attr.default is not None and value == attr.default)
 
 
 def _child(attr: Attribute | None, key: str) -> Attribute | None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 from polyctl.diagnostics import Diagnostics, DiagnosticsError
-from polyctl.schema import TypeSchema
+from polyctl.schema import SchemaSource, TypeSchema
 from polyctl.settings import Settings
 from polyctl.spec.loader import load_specs
 from polyctl.spec.model import SpecSet
@@ -23,16 +23,37 @@ from polyctl.state.model import State
 class Project:
     settings: Settings
     env: Mapping[str, str]
-    schemas: dict[str, TypeSchema] | None = None
+    schema_source: SchemaSource | None = None  # the API's type schemas (SchemaRegistry)
     warnings: Diagnostics = field(default_factory=Diagnostics)
     _backend: StateBackend | None = None
 
+    @property
+    def schemas(self) -> dict[str, TypeSchema] | None:
+        """Schemas resolved so far (for planning and refresh), by type id."""
+        return getattr(self.schema_source, "resolved", None)
+
+    def schema(self, type_id: str) -> TypeSchema:
+        """The best schema known for a type (an open one when none can be had)."""
+        from polyctl.schema import UnknownTypeError, schema_for
+
+        if self.schema_source is not None:
+            try:
+                found = self.schema_source.lookup(type_id)
+            except UnknownTypeError:
+                found = None
+            if found is not None:
+                return found
+        return schema_for(type_id)
+
     def load_specs(self) -> SpecSet:
         specs, diags = load_specs(self.settings.specs_dir, env=self.env,
-                                  display_root=self.settings.root, schemas=self.schemas)
+                                  display_root=self.settings.root, schemas=self.schema_source)
         if diags.has_errors:
             raise DiagnosticsError(diags.sorted())
         self.warnings.extend(diags.warnings)
+        for type_id, why in sorted(getattr(self.schema_source, "unchecked", {}).items()):
+            self.warnings.warning(f'Connection type "{type_id}" not checked',
+                                  f"Its configuration was not validated: {why}.")
         return specs
 
     @property

@@ -8,8 +8,8 @@ Schema for it is handed in by the engine.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from polyctl.diagnostics import AttrPath
 from polyctl.schema.api_type import API_CONFIGURATION
@@ -25,8 +25,11 @@ class TypeSchema:
     type_id: str
     configuration: Attribute
     known: bool = True  # False: no schema, any mapping accepted
+    checker: Any = field(default=None, compare=False, repr=False)  # JsonSchemaChecker
 
     def validate(self, config: Any, path: AttrPath, report: Reporter) -> Any:
+        if self.checker is not None:
+            return self.checker.validate(config, path, report)
         return validate(config, self.configuration, path, report)
 
     def canonical(self, config: Any) -> Any:
@@ -40,6 +43,35 @@ class TypeSchema:
 
 
 _BUILTIN = {"api": TypeSchema("api", API_CONFIGURATION)}
+
+
+def from_json_schema(type_id: str, raw: dict[str, Any]) -> TypeSchema:
+    """A type described by the API's JSON Schema (`GET /api/connection_types/{id}`)."""
+    from polyctl.schema.jsonschema_type import JsonSchemaChecker, to_attribute
+
+    attribute = to_attribute(raw)
+    return TypeSchema(type_id, attribute, checker=JsonSchemaChecker(type_id, raw, attribute))
+
+
+class SchemaSource(Protocol):
+    """Where the spec loader gets schemas of types other than the built-in ones.
+
+    `lookup` returns the type's schema; `None` when it cannot be known now (offline,
+    no credentials: the type is accepted unchecked and reported); raises
+    `UnknownTypeError` for an id the API does not have.
+    """
+
+    def lookup(self, type_id: str) -> TypeSchema | None: ...
+
+
+class UnknownTypeError(LookupError):
+    def __init__(self, type_id: str, known: list[str]) -> None:
+        super().__init__(type_id)
+        self.type_id, self.known = type_id, known
+
+
+def builtin(type_id: str) -> TypeSchema | None:
+    return _BUILTIN.get(type_id)
 
 
 def schema_for(type_id: str, extra: dict[str, TypeSchema] | None = None) -> TypeSchema:

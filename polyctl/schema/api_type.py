@@ -44,7 +44,8 @@ def _set_of_name_values(description: str) -> Attribute:
 
 
 API_CONFIGURATION = Attribute("object", fields={
-    "url": Attribute("string", required=True, check=_http_url, description="Base URL"),
+    "url": Attribute("string", required=True, check=_http_url, title="Base URL",
+                     examples=("https://example.com",)),
     "auth": Attribute("object", description="Authentication method", fields={
         "basic": Attribute("object", description="Basic authentication", fields={
             "username": Attribute("string"),

@@ -32,7 +32,9 @@ class Attribute:
     open: bool = False  # object: accept keys not in `fields`
     enum: tuple[Any, ...] = ()
     default: Any = None
-    read_only: bool = False
+    read_only: bool = False  # set by Polytomic: never sent, ignored in drift
+    title: str = ""
+    examples: tuple[Any, ...] = ()
 
     @property
     def is_set(self) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 
 from polyctl.diagnostics import AttrPath, Diagnostics, Location, did_you_mean, format_path
 from polyctl.resource import Lifecycle
-from polyctl.schema import TypeSchema, schema_for
+from polyctl.schema import SchemaSource, TypeSchema, UnknownTypeError, builtin, schema_for
 from polyctl.schema.attributes import describe
 from polyctl.spec.interpolate import InterpolationError, Interpolator
 from polyctl.spec.model import ConnectionSpec, SpecSet, address_of
@@ -51,8 +51,12 @@ def load_specs(
     *,
     env: Mapping[str, str] | None = None,
     display_root: Path | None = None,
-    schemas: dict[str, TypeSchema] | None = None,
+    schemas: SchemaSource | None = None,
 ) -> tuple[SpecSet, Diagnostics]:
+    """Every connection under `spec_dir`, and every problem found.
+
+    `schemas` resolves connection types other than the built-in `api` (from the API's
+    JSON Schemas); without it, other types accept any mapping."""
     diags = Diagnostics()
     root = display_root or Path.cwd()
     if not spec_dir.is_dir():
@@ -64,8 +68,11 @@ def load_specs(
     connections: dict[str, ConnectionSpec] = {}
     declared: dict[str, Location] = {}
     files = find_spec_files(spec_dir)
-    for path in files:
-        doc = load_yaml(path, _display(path, root), diags)
+    docs = [(path, load_yaml(path, _display(path, root), diags)) for path in files]
+    prefetch = getattr(schemas, "prefetch", None)
+    if prefetch is not None:
+        prefetch({t for _, doc in docs if doc is not None for t in _type_ids(doc)})
+    for path, doc in docs:
         if doc is None:
             continue
         reader = _FileReader(doc, path.parent, interpolator, diags, schemas)
@@ -84,11 +91,18 @@ def load_specs(
     return SpecSet(connections, tuple(_display(p, root) for p in files)), diags
 
 
+def _type_ids(doc: SourceDoc) -> set[str]:
+    blocks = doc.data.get("connections") if isinstance(doc.data, dict) else None
+    if not isinstance(blocks, dict):
+        return set()
+    return {b["type"] for b in blocks.values() if isinstance(b, dict) and isinstance(b.get("type"), str)}
+
+
 class _FileReader:
     """Turns one parsed file into ConnectionSpecs, reporting into shared diagnostics."""
 
     def __init__(self, doc: SourceDoc, base_dir: Path, interpolator: Interpolator,
-                 diags: Diagnostics, schemas: dict[str, TypeSchema] | None) -> None:
+                 diags: Diagnostics, schemas: SchemaSource | None) -> None:
         self.doc, self.base_dir, self.interpolator = doc, base_dir, interpolator
         self.diags, self.schemas = diags, schemas
 
@@ -159,7 +173,9 @@ class _FileReader:
                 err(("organization",), "Invalid organization",
                     f"organization: expected an organization UUID, got {describe(organization)}.")
         force_destroy = self._bool(block, "force_destroy", (), err)
-        schema = schema_for(type_id, self.schemas)
+        schema = self._schema(type_id, err)
+        if schema is None:
+            return None
         lifecycle = self._lifecycle(block.get("lifecycle"), err, schema)
         configuration = self._configuration(block, base, address, schema, err)
         if len(self.diags.errors) > errors_before or name is None or configuration is None:
@@ -168,6 +184,23 @@ class _FileReader:
             local_name=local_name, name=name, type=type_id, configuration=configuration,
             organization=organization, force_destroy=bool(force_destroy),
             lifecycle=lifecycle, location=self.doc.where(base, key=True))
+
+    def _schema(self, type_id: str, err) -> TypeSchema | None:
+        """The type's schema; an open one when it cannot be known now; None if unknown."""
+        schema = builtin(type_id)
+        if schema is not None or self.schemas is None:
+            return schema or schema_for(type_id)
+        try:
+            return self.schemas.lookup(type_id) or schema_for(type_id)
+        except UnknownTypeError as exc:
+            import difflib
+
+            close = difflib.get_close_matches(type_id, exc.known, n=3, cutoff=0.5)
+            hint = (" Did you mean " + " or ".join(f'"{c}"' for c in close) + "?") if close else ""
+            err(("type",), "Unknown connection type",
+                f'"{type_id}" is not a Polytomic connection type.{hint} '
+                "Run 'polyctl types list' to see them all.")
+            return None
 
     @staticmethod
     def _string(block: dict, key: str, err, *, required: bool = False) -> str | None:

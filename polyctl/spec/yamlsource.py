@@ -71,6 +71,13 @@ class _Builder:
             self.diags.error("Invalid YAML value", str(exc).splitlines()[0],
                              location=_loc(self.file, node))
             return None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            # PyYAML's constructors raise these for an explicit tag the text does not fit
+            # (`!!int many`, `!!bool maybe`, `!!timestamp soon`).
+            self.diags.error("Invalid YAML value",
+                             f'"{node.value}" is not a valid {node.tag.rpartition(":")[2]}.',
+                             location=_loc(self.file, node))
+            return None
 
     def _mapping(self, node: yaml.MappingNode, path: AttrPath) -> dict[str, Any]:
         if any(k.tag == _MERGE for k, _ in node.value):

@@ -83,6 +83,16 @@ def diff_records(before: dict[str, Any], after: dict[str, Any],
                 path = path[:-1]  # a set element has no position
             old = None if kind == "add" else _unmask(level.t1)
             new = None if kind == "remove" else _unmask(level.t2)
+            if kind == "update" and path and isinstance(path[-1], int) \
+                    and _is_set(schema, list(path[:-1])):
+                # deepdiff pairs one removed and one added element as a "change" at an
+                # index; a set has no positions, so it is a removal and an addition.
+                for k, value in (("remove", old), ("add", new)):
+                    changes.append(AttributeChange(
+                        path=path[:-1], before=value if k == "remove" else None,
+                        after=value if k == "add" else None, kind=k,
+                        sensitive=contains_digest(value), forces_replacement=False))
+                continue
             changes.append(AttributeChange(
                 path=path, before=old, after=new, kind=kind,
                 sensitive=contains_digest(old) or contains_digest(new),

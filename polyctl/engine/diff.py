@@ -13,6 +13,7 @@ from typing import Any
 from polyctl.diagnostics import AttrPath
 from polyctl.engine.plan import AttributeChange
 from polyctl.schema import TypeSchema
+from polyctl.schema.attributes import canonical_key
 from polyctl.values import Digest, contains_digest
 
 _MARK = "\x00polyctl-sensitive\x00"
@@ -98,7 +99,10 @@ def diff_records(before: dict[str, Any], after: dict[str, Any],
                 sensitive=contains_digest(old) or contains_digest(new),
                 forces_replacement=bool(path) and path[0] in REPLACE_KEYS,
             ))
-    changes.sort(key=lambda c: (_path_key(c.path), c.kind != "remove"))
+    # deepdiff reports set elements in hash order, which varies between runs
+    # (PYTHONHASHSEED): order them by value so the same inputs give the same plan.
+    changes.sort(key=lambda c: (_path_key(c.path), c.kind != "remove",
+                                canonical_key(c.before if c.kind == "remove" else c.after)))
     return tuple(changes)
 
 

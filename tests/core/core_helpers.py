@@ -98,10 +98,10 @@ def flat(d: dict[str, Any]) -> dict[str, Any]:
             "detail": d["detail"]}
 
 
-def locate(text: str, needle: str) -> tuple[int, int]:
-    """1-based (line, column) of the one occurrence of `needle` in `text`."""
-    assert text.count(needle) == 1, f"{needle!r} must occur exactly once"
-    before = text[:text.index(needle)]
+def locate(text: str, needle: str, *, prefix: str = "") -> tuple[int, int]:
+    """1-based (line, column) of `needle` in the one occurrence of `prefix + needle`."""
+    assert text.count(prefix + needle) == 1, f"{prefix + needle!r} must occur exactly once"
+    before = text[:text.index(prefix + needle) + len(prefix)]
     return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 

@@ -232,6 +232,7 @@ def render_change(rc: ResourceChange, out: _Writer) -> None:
         if rc.action is Action.REPLACE:
             out.line(1, "~", f'id = {scalar(rc.id)} -> (known after apply)')
             before = {k: v for k, v in before.items() if k != "id"}
+            after = {k: v for k, v in after.items() if k != "id"}  # the new id is unknown
         differ.block(before, after, 1, (), TOP_ORDER)
     out.line(0, " ", "}")
     if rc.force_delete and rc.action in (Action.DELETE, Action.REPLACE):

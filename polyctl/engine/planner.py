@@ -110,7 +110,7 @@ def _plan_resource(address: str, spec: ConnectionSpec | None, cur: ResourceState
         desired["organization"] = cur.organization  # unset: stays where it is
     desired = _apply_ignore_changes(desired, before, spec.lifecycle.ignore_changes)
     changes = diff_records(before, desired, schema, keys=RECORD_KEYS)
-    reasons = [f'{c.path[0]} changed from "{c.before}" to "{c.after}"'
+    reasons = [f"{c.path[0]} changed from {_quoted(c.before)} to {_quoted(c.after)}"
                for c in changes if c.forces_replacement]
     if spec.organization is not None and spec.organization == cur.organization_id:
         changes = tuple(c for c in changes if c.path != ("organization",))
@@ -139,6 +139,10 @@ def _plan_resource(address: str, spec: ConnectionSpec | None, cur: ResourceState
     if changes:
         return ResourceChange(address, Action.STATE_ONLY, before, desired, changes, id=cur.id)
     return ResourceChange(address, Action.NOOP, before, desired, id=cur.id)
+
+
+def _quoted(value: Any) -> str:
+    return "null" if value is None else f'"{value}"'
 
 
 def _plan_delete(address: str, spec: ConnectionSpec | None, cur: ResourceState,

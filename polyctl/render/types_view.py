@@ -74,7 +74,10 @@ def scaffold(schema: TypeSchema, *, local_name: str, display_name: str) -> str:
              "# commented out. Secrets are read from the environment variables named below.",
              "connections:", f"  {local_name}:", f"    name: {json.dumps(display_name)}",
              f"    type: {schema.type_id}", "    configuration:"]
-    lines += _object_lines(schema.configuration, 6, (), var_prefix, commented=False)
+    body = _object_lines(schema.configuration, 6, (), var_prefix, commented=False)
+    if all(line.lstrip().startswith("#") for line in body):
+        lines[-1] = "    configuration: {}  # nothing is required; optional fields below"
+    lines += body
     return "\n".join(lines) + "\n"
 
 
@@ -83,16 +86,17 @@ def _scalar(value: Any) -> str:
 
 
 def _object_lines(attr: Attribute, indent: int, path: tuple, prefix: str, *,
-                  commented: bool) -> list[str]:
+                  commented: bool, fill_all: bool = False) -> list[str]:
     out: list[str] = []
     pad = " " * indent
     ordered = sorted(attr.fields.items(), key=lambda kv: (not kv[1].required, kv[0]))
     for name, sub in ordered:
         if sub.read_only:
             continue
-        off = commented or not sub.required
+        off = commented or not (sub.required or fill_all)
         mark = "# " if off else ""
         notes = [n for n in ("required" if sub.required else "", "sensitive" if sub.sensitive
+                             else "", sub.kind if sub.sensitive and sub.kind != "string"
                              else "") if n]
         title = sub.title or name
         about = f"{title}" + (f" ({', '.join(notes)})" if notes else "")
@@ -103,7 +107,10 @@ def _object_lines(attr: Attribute, indent: int, path: tuple, prefix: str, *,
         out.append(f"{pad}# {_one_line(about, 90)}")
         if sub.kind == "object" and sub.fields:
             out.append(f"{pad}{mark}{name}:")
-            out += _object_lines(sub, indent + 2, path + (name,), prefix, commented=off)
+            # a required block with nothing required inside gets every field filled
+            fill_all = not off and not any(f.required for f in sub.fields.values())
+            out += _object_lines(sub, indent + 2, path + (name,), prefix, commented=off,
+                                 fill_all=fill_all)
             continue
         if sub.sensitive:
             var = "_".join([prefix] + [p.upper() for p in path + (name,)])

@@ -99,8 +99,31 @@ def _type_ok(kind: str, value: Any) -> bool:
     return True
 
 
-def validate(value: Any, attr: Attribute, path: AttrPath, report: Reporter) -> Any:
-    """Check `value` against `attr`; return the cleaned value (sensitive leaves as Secret)."""
+def _coerce(kind: str, value: Any) -> Any:
+    """An interpolated string where the schema wants a number or boolean is converted,
+    as Terraform converts "5432" to 5432 (interpolation can only produce strings)."""
+    if not isinstance(value, Secret) or not isinstance(value.reveal(), str):
+        return value
+    text = value.reveal().strip()
+    try:
+        if kind == "integer":
+            return Secret(int(text))
+        if kind == "number":
+            return Secret(float(text) if any(c in text for c in ".eE") else int(text))
+    except ValueError:
+        return value
+    if kind == "boolean" and text.lower() in ("true", "false"):
+        return Secret(text.lower() == "true")
+    return value
+
+
+def validate(value: Any, attr: Attribute, path: AttrPath, report: Reporter, *,
+             keep_unknown: bool = False) -> Any:
+    """Check `value` against `attr`; return the cleaned value (sensitive leaves as Secret).
+
+    `keep_unknown` passes keys the schema does not declare through unreported (for a
+    caller that reports them itself)."""
+    value = _coerce(attr.kind, value)
     if not _type_ok(attr.kind, value):
         hint = ""
         if attr.kind == "string" and isinstance(value, (int, float, bool)):
@@ -110,9 +133,9 @@ def validate(value: Any, attr: Attribute, path: AttrPath, report: Reporter) -> A
                      f"{'a sensitive value' if attr.sensitive else describe(value)}.{hint}")
         return value
     if attr.kind == "object":
-        return _validate_object(value, attr, path, report)
+        return _validate_object(value, attr, path, report, keep_unknown)
     if attr.kind in ("list", "set"):
-        return _validate_list(value, attr, path, report)
+        return _validate_list(value, attr, path, report, keep_unknown)
     if attr.enum and _plain(value) not in attr.enum:
         allowed = ", ".join(json.dumps(v) for v in attr.enum)
         shown = "a sensitive value" if attr.sensitive or isinstance(value, Secret) else describe(value)
@@ -128,12 +151,13 @@ def validate(value: Any, attr: Attribute, path: AttrPath, report: Reporter) -> A
     return value
 
 
-def _validate_object(value: dict, attr: Attribute, path: AttrPath, report: Reporter) -> dict:
+def _validate_object(value: dict, attr: Attribute, path: AttrPath, report: Reporter,
+                     keep_unknown: bool) -> dict:
     out: dict[str, Any] = {}
     for key, item in value.items():
         sub = attr.fields.get(key)
         if sub is None:
-            if attr.open:
+            if attr.open or keep_unknown:
                 out[key] = item
                 continue
             allowed = ", ".join(sorted(attr.fields)) or "(none)"
@@ -144,7 +168,7 @@ def _validate_object(value: dict, attr: Attribute, path: AttrPath, report: Repor
             continue
         if item is None and not sub.required:
             continue  # an explicit null means "not set"
-        out[key] = validate(item, sub, path + (key,), report)
+        out[key] = validate(item, sub, path + (key,), report, keep_unknown=keep_unknown)
     for key, sub in attr.fields.items():
         if sub.required and value.get(key) is None:
             report.error(path, "Missing required attribute",
@@ -153,9 +177,11 @@ def _validate_object(value: dict, attr: Attribute, path: AttrPath, report: Repor
     return out
 
 
-def _validate_list(value: list, attr: Attribute, path: AttrPath, report: Reporter) -> list:
+def _validate_list(value: list, attr: Attribute, path: AttrPath, report: Reporter,
+                   keep_unknown: bool) -> list:
     assert attr.item is not None
-    out = [validate(v, attr.item, path + (i,), report) for i, v in enumerate(value)]
+    out = [validate(v, attr.item, path + (i,), report, keep_unknown=keep_unknown)
+           for i, v in enumerate(value)]
     if attr.is_set:
         seen: dict[str, int] = {}
         for i, v in enumerate(out):

@@ -79,20 +79,33 @@ def to_attribute(node: dict[str, Any], *, required: bool = False) -> Attribute:
     return Attribute(kind if kind in _SCALARS else "any", **common)
 
 
+_SUBSCHEMA = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
+_SUBSCHEMA_LISTS = ("oneOf", "anyOf", "allOf", "prefixItems")
+_SUBSCHEMA_MAPS = ("dependentSchemas", "patternProperties", "$defs", "definitions")
+
+
 def normalize(node: Any) -> Any:
-    """A standard draft 2020-12 schema from a Polytomic one."""
-    if isinstance(node, list):
-        return [normalize(n) for n in node]
+    """A standard draft 2020-12 schema from a Polytomic one (walks keywords, not data:
+    a field may well be called "properties")."""
     if not isinstance(node, dict):
         return node
-    out = {k: normalize(v) for k, v in node.items() if k != "enum"}
-    if isinstance(node.get("enum"), list):
-        out["enum"] = list(enum_values(node["enum"]))
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "enum" and isinstance(value, list):
+            out[key] = list(enum_values(value))
+        elif key in _SUBSCHEMA and isinstance(value, dict):
+            out[key] = normalize(value)
+        elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+            out[key] = [normalize(v) for v in value]
+        elif key in _SUBSCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: normalize(v) for name, v in value.items()}
+        elif key != "properties":
+            out[key] = value
     props = node.get("properties")
-    if isinstance(props, dict) and props:
-        settable = {k: v for k, v in props.items() if not is_read_only(v)}
+    if isinstance(props, dict):
+        settable = {k: v for k, v in props.items() if isinstance(v, dict) and not is_read_only(v)}
         out["properties"] = {k: normalize(v) for k, v in settable.items()}
-        if "additionalProperties" not in node:
+        if props and "additionalProperties" not in node:
             out["additionalProperties"] = False
         if isinstance(node.get("required"), list):
             out["required"] = [r for r in node["required"] if r in settable]
@@ -131,13 +144,13 @@ class JsonSchemaChecker:
         return Draft202012Validator(schema)
 
     def validate(self, config: Any, path: AttrPath, report: Reporter) -> Any:
-        cleaned = validate(config, self.attribute, path, _Quiet())  # secrets wrapped, nulls dropped
-        written = _without_nulls(config)  # everything the user wrote (unknown keys too)
-        errors = sorted(self.validator.iter_errors(reveal(written)),
+        # secrets wrapped, interpolated numbers converted, nulls dropped, unknown keys kept
+        cleaned = validate(config, self.attribute, path, _Quiet(), keep_unknown=True)
+        errors = sorted(self.validator.iter_errors(reveal(cleaned)),
                         key=lambda e: list(e.absolute_path))
         seen: set[tuple] = set()
         for error in errors:
-            self._report(error, written, path, _Once(report, seen))
+            self._report(error, cleaned, path, _Once(report, seen))
         return cleaned
 
     def _report(self, error, instance_root: Any, base: AttrPath, report: Reporter) -> None:
@@ -191,15 +204,6 @@ class JsonSchemaChecker:
             report.error(where, "Invalid value",
                          f"{format_path(where)}: does not satisfy the schema's "
                          f"{kind} rule ({json.dumps(error.validator_value)[:80]}).")
-
-
-def _without_nulls(tree: Any) -> Any:
-    """Null means "not set": drop null mapping values before validating."""
-    if isinstance(tree, dict):
-        return {k: _without_nulls(v) for k, v in tree.items() if v is not None}
-    if isinstance(tree, list):
-        return [_without_nulls(v) for v in tree]
-    return tree
 
 
 def _at(tree: Any, path: tuple) -> Any:

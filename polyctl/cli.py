@@ -14,7 +14,6 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import click
 import typer
 
 from polyctl import __version__
@@ -78,7 +77,7 @@ def _global(
     rt: Runtime = ctx.obj
     rt.root = (rt.env.cwd / chdir).resolve() if chdir else rt.env.cwd
     if chdir and not rt.root.is_dir():
-        raise click.UsageError(f"-C {chdir}: no such directory")
+        raise typer.BadParameter(f"{chdir}: no such directory", param_hint="'-C'")
     rt.no_color, rt.sandbox, rt.debug = no_color, sandbox, debug
     rt.output = Output(rt.env, no_color=no_color)
 
@@ -115,19 +114,19 @@ def run(argv: list[str], env: Environment | None = None) -> int:
     try:
         result = command.main(args=list(argv), prog_name="polyctl", standalone_mode=False, obj=rt)
         return int(result or 0)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _fallback(rt).print("Interrupted.", err=True)
         return ExitCode.ERROR
-    except click.UsageError as exc:
+    except typer.TyperException as exc:
         # Usage errors exit 1, never click's 2: 2 means "changes" to --detailed-exitcode.
-        out = _fallback(rt)
-        hint = f"\nRun '{exc.ctx.command_path if exc.ctx else 'polyctl'} --help' for usage."
-        out.print(f"Error: {exc.format_message()}{hint}", err=True)
-        return ExitCode.ERROR
-    except click.ClickException as exc:
-        _fallback(rt).print(f"Error: {exc.format_message()}", err=True)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `polyctl`: the help, as git does
+            _fallback(rt).print(exc.format_message(), err=True)
+            return ExitCode.ERROR
+        ctx = getattr(exc, "ctx", None)
+        hint = f"\nRun '{ctx.command_path} --help' for usage." if ctx is not None else ""
+        _fallback(rt).print(f"Error: {exc.format_message()}{hint}", err=True)
         return ExitCode.ERROR
     except KeyboardInterrupt:
         _fallback(rt).print("Interrupted.", err=True)

@@ -11,10 +11,11 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Any, Iterable, Mapping
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:  # rich is imported when output is first built: --help stays fast
+    from rich.console import Console
+    from rich.text import Text
 
 
 @dataclass
@@ -42,17 +43,19 @@ class Output:
         self.env = env
 
     @staticmethod
-    def _console(stream: IO[str], color: bool) -> Console:
+    def _console(stream: IO[str], color: bool) -> "Console":
+        from rich.console import Console
+
         return Console(file=stream, no_color=not color, color_system="auto" if color else None,
                        force_terminal=color, highlight=False, emoji=False, markup=False,
                        soft_wrap=True, width=10_000 if not color else None)
 
-    def print(self, *lines: Text | str, err: bool = False) -> None:
+    def print(self, *lines: "Text | str", err: bool = False) -> None:
         console = self.err if err else self.out
         for line in lines:
             console.print(line, soft_wrap=True)
 
-    def lines(self, lines: Iterable[Text | str], *, err: bool = False) -> None:
+    def lines(self, lines: "Iterable[Text | str]", *, err: bool = False) -> None:
         self.print(*lines, err=err)
 
     def raw(self, text: str, *, err: bool = False) -> None:
@@ -61,17 +64,10 @@ class Output:
         stream.write(text if text.endswith("\n") else text + "\n")
         stream.flush()
 
-    def ask(self, prompt: Text | str) -> str:
+    def ask(self, prompt: "Text | str") -> str:
         self.print(prompt)
         line = self.env.stdin.readline()
         if not line:
             return ""
         return line.strip()
 
-
-def styled(text: str, style: str) -> Text:
-    return Text(text, style=style)
-
-
-def as_text(value: Any) -> Text:
-    return value if isinstance(value, Text) else Text(str(value))

@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.text import Text
 
 from polyctl.commands.errors import CommandError
 from polyctl.commands.options import (
     LockTimeoutOpt, ParallelismOpt, ReplaceOpt, SpecsOpt, StateOpt, TargetOpt, WorkspaceOpt,
     make_project,
 )
-from polyctl.commands.planning import PlanRequest, make_plan, show_plan
 
 AutoApproveOpt = Annotated[bool, typer.Option(
     "--auto-approve", help="Do not ask for confirmation.")]
@@ -53,6 +51,8 @@ def apply(
         "--refresh-only", help="Only record changes made outside polyctl.")] = False,
 ) -> int:
     """Make Polytomic match the specs (asks for 'yes' unless --auto-approve)."""
+    from polyctl.commands.planning import PlanRequest
+
     request = PlanRequest(refresh=not no_refresh, refresh_only=refresh_only,
                           targets=tuple(target or ()), replace=tuple(replace or ()))
     if planfile is not None and (target or replace or refresh_only or no_refresh):
@@ -75,6 +75,8 @@ def destroy(
     no_refresh: NoRefreshOpt = False,
 ) -> int:
     """Destroy every managed connection (honouring prevent_destroy and force_destroy)."""
+    from polyctl.commands.planning import PlanRequest
+
     request = PlanRequest(refresh=not no_refresh, destroy=True, targets=tuple(target or ()))
     return _run(ctx, "destroy", request, auto_approve=auto_approve, specs=specs, state=state,
                 workspace=workspace, lock_timeout=lock_timeout, parallelism=parallelism)
@@ -90,14 +92,17 @@ def refresh(
     target: TargetOpt = None,
 ) -> int:
     """Update the state from Polytomic without changing any connection."""
+    from polyctl.commands.planning import PlanRequest
+
     request = PlanRequest(refresh=True, refresh_only=True, targets=tuple(target or ()))
     return _run(ctx, "refresh", request, auto_approve=True, specs=specs, state=state,
                 workspace=workspace, lock_timeout=lock_timeout, parallelism=parallelism)
 
 
-def _run(ctx, operation: str, request: PlanRequest, *, planfile: Path | None = None,
+def _run(ctx, operation: str, request, *, planfile: Path | None = None,
          auto_approve: bool, specs, state, workspace, lock_timeout, parallelism) -> int:
     from polyctl.commands.locking import state_lock
+    from polyctl.commands.planning import make_plan, show_plan
 
     rt = ctx.obj
     project = make_project(rt, specs=specs, state=state, workspace=workspace,
@@ -124,6 +129,8 @@ def _run(ctx, operation: str, request: PlanRequest, *, planfile: Path | None = N
 
 def _recover(rt, project, backend):
     """Fold an interrupted run's journal into the state and adopt its in-flight creates."""
+    from rich.text import Text
+
     from polyctl.engine.journal import recover
 
     from polyctl.state.model import State
@@ -168,6 +175,8 @@ def _check_saved_plan(plan, current) -> None:
 
 
 def _approved(rt, operation: str) -> bool:
+    from rich.text import Text
+
     question = ("Do you really want to destroy all managed connections?" if operation == "destroy"
                 else "Do you want to perform these actions?")
     rt.out.print("")
@@ -180,6 +189,8 @@ def _approved(rt, operation: str) -> bool:
 
 def _persist_refresh(rt, project, backend, plan, current, operation: str) -> int:
     """No actions: still record what the refresh learned (drift) in the state."""
+    from rich.text import Text
+
     from polyctl.engine.records import resource_from_record
 
     refreshed = {a: resource_from_record(r) for a, r in plan.prior.items()}
@@ -282,6 +293,8 @@ def _install_interrupts(executor) -> None:
 
 
 def _report(rt, result, operation: str) -> int:
+    from rich.text import Text
+
     rt.out.print("")
     for error in result.errors:
         rt.out.print(Text.assemble(("Error: ", "bold red"), (f"{error.address}", "bold"),

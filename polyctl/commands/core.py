@@ -12,7 +12,6 @@ from polyctl.commands.options import (
     JsonOpt, RefreshSchemasOpt, ReplaceOpt, SpecsOpt, StateOpt, TargetOpt, WorkspaceOpt,
     display_path, make_project,
 )
-from polyctl.render.diagnostics import render_diagnostics
 
 
 def validate(
@@ -25,6 +24,7 @@ def validate(
 ) -> int:
     """Check the specs: syntax, attributes, types, interpolation (no changes made)."""
     from polyctl.diagnostics import DiagnosticsError
+    from polyctl.render.diagnostics import render_diagnostics
 
     rt = ctx.obj
     project = make_project(rt, specs=specs, offline=offline, refresh_schemas=refresh_schemas)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
-
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from polyctl.diagnostics import DiagnosticsError
-from polyctl.render.diagnostics import render_diagnostics, render_error
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 
 class CommandError(Exception):
@@ -18,8 +19,10 @@ class CommandError(Exception):
         self.summary, self.detail = summary, detail
 
 
-def describe_error(exc: BaseException) -> list[Text] | None:
+def describe_error(exc: BaseException) -> "list[Text] | None":
     """Lines to show for a known error, or None for a bug."""
+    from polyctl.render.diagnostics import render_diagnostics, render_error
+
     if isinstance(exc, DiagnosticsError):
         return render_diagnostics(exc.diagnostics)
     if isinstance(exc, CommandError):

@@ -211,8 +211,10 @@ class _FileReader:
                     f'A connection must set "{key}" (a string).', key=True)
             return None
         if not isinstance(value, str):
+            hint = " Quote the value to make it a string." if isinstance(
+                value, (int, float, bool)) else ""
             err((key,), "Incorrect attribute value type",
-                f"{key}: expected a string, got {describe(value)}.")
+                f"{key}: expected a string, got {describe(value)}.{hint}")
             return None
         if "${" in value:
             err((key,), "Interpolation not allowed here",

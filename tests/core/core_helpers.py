@@ -108,4 +108,4 @@ def locate(text: str, needle: str, *, prefix: str = "") -> tuple[int, int]:
 def assert_clean(result: Result) -> None:
     """No Python traceback and no internal-error message reached the user."""
     assert "Traceback" not in result.output, result.output
-    assert "internal error" not in result.output, result.output
+    assert "Error: internal error" not in result.output, result.output

@@ -6,10 +6,12 @@ Import from here, not from the submodules:
 - the `StateBackend` protocol every storage implements, `LockInfo`, and the error tree
   (drawn in `polyctl.state.backend`'s docstring, rooted at `StateError`);
 - `LocalStateBackend`, the file backend, and `open_backend(location, workspace=…)`,
-  which picks a backend for a path or URL (`--state`, `POLYCTL_STATE`);
+  which picks a backend for a path or URL (`--state`, `POLYCTL_STATE`): a
+  `postgresql://` URL opens `polyctl.state.postgres.PostgresStateBackend`;
 - `write_emergency_copy`, for a state that its backend refused to store.
 
-Importing this package is cheap (standard library only) and it never imports render,
+Importing this package is cheap (standard library only; psycopg is imported by the
+PostgreSQL backend on first use) and it never imports render,
 cli, engine or api: the arrows point into state, not out of it.
 """
 
@@ -51,16 +53,19 @@ def open_backend(location: str | Path, *, workspace: str = "default") -> StateBa
 
     A relative path is taken relative to the current directory (the CLI resolves
     `-C` first). Workspaces other than "default" live in `polyctl.state.d/<name>/`.
+    A URL opens `PostgresStateBackend` (`?schema=NAME` picks the schema, default
+    `polyctl`), where each workspace is a row of the same tables; nothing connects
+    until the backend is first used.
     """
     if isinstance(location, str):
         match = _URL.match(location)
         if match:
             scheme = match["scheme"].lower()
             if scheme in ("postgresql", "postgres"):
-                raise StateError(
-                    "the PostgreSQL state backend is not available yet in this version of "
-                    "polyctl; use a state file path for now"
-                )
+                # Imported here: the module (and psycopg, on first connection) only when used.
+                from polyctl.state.postgres import PostgresStateBackend
+
+                return PostgresStateBackend(location, workspace=workspace)
             raise StateError(f"unsupported state location {scheme}://…: use a file path "
                              "or a postgresql:// URL")
         if not location.strip():

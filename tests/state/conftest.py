@@ -1,14 +1,16 @@
 """Fixtures for the state tests.
 
 `backend_factory` is parametrised over every state backend; the conformance suite runs
-once per parameter. A PostgreSQL backend joins by adding a param here (e.g. "postgresql"
-building a URL from POLYCTL_TEST_PG_URL and a workspace unique to the test).
+once per parameter: "file", and "postgresql" on the server `pg_url` provides (see
+`pg_server`: CI's, or a throwaway one), in a schema shared by the suite and a workspace
+of the test's own, so tests never collide, also under pytest-xdist.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for `import state_helpers`
 
+import pg_server  # noqa: E402
 import state_helpers  # noqa: E402
 
 from polyctl.state import LockInfo, StateBackend, open_backend  # noqa: E402
@@ -42,10 +45,32 @@ class BackendFactory:
         return self.location, self.workspace
 
 
-@pytest.fixture(params=["file"])
+CONFORMANCE_SCHEMA = "polyctl_conformance"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A PostgreSQL database URL for tests (fails in CI when there is none; skips elsewhere)."""
+    url, reason = pg_server.resolve()
+    if url is None:
+        if pg_server.required():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
+def unique_workspace(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture(params=["file", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend_factory(request, tmp_path) -> BackendFactory:
     if request.param == "file":
         return BackendFactory("file", str(tmp_path / "polyctl.state.json"), True)
+    if request.param == "postgresql":
+        url = pg_server.with_params(request.getfixturevalue("pg_url"), schema=CONFORMANCE_SCHEMA)
+        # A holder that dies leaves its row; the next lock() replaces it and reports it.
+        return BackendFactory("postgresql", url, True, workspace=unique_workspace())
     raise AssertionError(request.param)
 
 

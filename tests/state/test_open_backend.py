@@ -46,10 +46,25 @@ def test_bad_workspace_names_are_refused(tmp_path, name):
 
 
 @pytest.mark.parametrize("url", ["postgresql://u@db/polyctl", "postgres://db/x",
-                                 "POSTGRESQL://db/x"])
-def test_postgresql_urls_are_not_available_yet(url):
-    with pytest.raises(StateError, match="PostgreSQL state backend is not available yet"):
-        open_backend(url)
+                                 "POSTGRESQL://db/x?schema=team"])
+def test_postgresql_urls_open_the_postgres_backend_without_connecting(url):
+    from polyctl.state.postgres import PostgresStateBackend
+
+    backend = open_backend(url, workspace="staging")  # nothing listens at `db`: no connection yet
+    assert isinstance(backend, PostgresStateBackend) and isinstance(backend, StateBackend)
+    assert backend.workspace == "staging"
+    assert backend.schema == ("team" if "schema=" in url else "polyctl")
+
+
+@pytest.mark.parametrize("name", ["", "../up", "a/b", "x" * 65])
+def test_postgresql_workspace_names_follow_the_file_rules(name):
+    with pytest.raises(StateError, match="workspace"):
+        open_backend("postgresql://db/x", workspace=name)
+
+
+def test_a_bad_schema_name_is_refused():
+    with pytest.raises(StateError, match="schema name"):
+        open_backend("postgresql://db/x?schema=a;drop")
 
 
 def test_other_urls_are_refused():

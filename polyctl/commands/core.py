@@ -27,8 +27,8 @@ def validate(
     from polyctl.render.diagnostics import render_diagnostics
 
     rt = ctx.obj
-    project = make_project(rt, specs=specs, offline=offline, refresh_schemas=refresh_schemas)
     try:
+        project = make_project(rt, specs=specs, offline=offline, refresh_schemas=refresh_schemas)
         spec_set = project.load_specs()
     except DiagnosticsError as exc:
         if json_out:

@@ -1,10 +1,15 @@
 """YAML files → plain Python data plus the location of every value and key.
 
-PyYAML's composer gives nodes with marks; we build the data ourselves so that each
-path (`("connections", "example", "configuration", "url")`) maps to the file, line and
-column where it was written, and so that duplicate keys — which PyYAML silently
-collapses — are reported with both places. Keys are always taken as strings (`on:`
-is a key named "on", not a boolean).
+Two readers, one result. The fast one builds data straight from libyaml's event
+stream (resolving plain scalars as PyYAML does, memoised), with no positions: that is
+what a 10,000-connection spec set pays for. Locations are only needed to report a
+problem, so `SourceDoc.where()` builds them on first use with the slow reader, which
+walks PyYAML's composed nodes and records each path
+(`("connections", "example", "configuration", "url")`) → file, line, column. Anything
+unusual for the fast reader (duplicate keys, merge keys, explicit tags, several
+documents, complex keys) sends the whole file to the slow reader, which also reports
+duplicate keys — PyYAML silently collapses them — with both places. Keys are always
+strings (`on:` is a key named "on", not a boolean).
 """
 
 from __future__ import annotations
@@ -32,9 +37,14 @@ class SourceDoc:
     data: Any
     values: dict[AttrPath, Location] = field(default_factory=dict)
     keys: dict[AttrPath, Location] = field(default_factory=dict)
+    text: str | None = None  # kept until positions are built on demand
 
     def where(self, path: AttrPath, *, key: bool = False) -> Location:
         """Location of `path`'s key (or value), else of its nearest written ancestor."""
+        if self.text is not None:
+            if key and tuple(path) in self.keys:
+                return self.keys[tuple(path)]  # a shallow key the fast reader placed
+            self._locate()
         table = self.keys if key else self.values
         probe = tuple(path)
         while probe:
@@ -43,6 +53,18 @@ class SourceDoc:
                 return loc
             probe = probe[:-1]
         return self.values.get((), Location(self.file, 1, 1))
+
+
+    def _locate(self) -> None:
+        text, self.text = self.text, None
+        builder = _Builder(self.file, Diagnostics())
+        try:
+            nodes = list(yaml.compose_all(text, Loader=_Loader))
+            if nodes:
+                builder.build(nodes[0], ())
+        except (yaml.YAMLError, RecursionError):  # the fast reader accepted it; be safe
+            pass
+        self.values, self.keys = builder.values, builder.keys
 
 
 def _loc(file: str, node: yaml.Node) -> Location:
@@ -117,6 +139,13 @@ def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:
                     location=Location(display, 1, 1))
         return None
     try:
+        data, shallow_keys = fast_load(text, display)
+        return SourceDoc(display, data, keys=shallow_keys, text=text)
+    except _Unusual:
+        pass  # the slow reader handles (and reports) the unusual
+    except (yaml.YAMLError, RecursionError):
+        pass  # the slow reader reports syntax errors with their place
+    try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -146,3 +175,111 @@ def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:
                     location=Location(display, 1, 1))
         return None
     return SourceDoc(display, data, builder.values, builder.keys)
+
+
+class _Unusual(Exception):
+    """Something the fast reader leaves to the slow one."""
+
+
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+_AS_STRING = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value", "tag:yaml.org,2002:yaml"}
+
+
+def _resolve_plain(value: str, cache: dict[str, Any]) -> Any:
+    """A plain scalar's value exactly as PyYAML's SafeLoader gives it."""
+    try:
+        return cache[value]
+    except KeyError:
+        pass
+    result: Any = value
+    for tag, regexp in _IMPLICIT.get(value[:1], ()):
+        if regexp.match(value):
+            if tag not in _AS_STRING:
+                result = _constructor.construct_object(yaml.ScalarNode(tag, value), deep=True)
+            break
+    cache[value] = result
+    return result
+
+
+SHALLOW = 2  # the fast reader records where keys this deep were written (connection names)
+
+
+def fast_load(text: str, file: str = "") -> tuple[Any, dict[AttrPath, Location]]:
+    """Data of a one-document YAML text, built from the event stream, and the places
+    of the shallow keys (enough to point at a connection without the slow reader)."""
+    stack: list[list] = []  # [container, is_mapping, pending key, path or None]
+    anchors: dict[str, Any] = {}
+    cache: dict[str, Any] = {}
+    keys: dict[AttrPath, Location] = {}
+    root: Any = None
+    documents = 0
+    Scalar, Alias = yaml.ScalarEvent, yaml.AliasEvent
+    MapStart, MapEnd = yaml.MappingStartEvent, yaml.MappingEndEvent
+    SeqStart, SeqEnd = yaml.SequenceStartEvent, yaml.SequenceEndEvent
+
+    def add(value: Any) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        frame = stack[-1]
+        if not frame[1]:
+            frame[0].append(value)
+        elif frame[2] is None:
+            raise _Unusual("complex key")
+        else:
+            frame[0][frame[2]] = value
+            frame[2] = None
+
+    loader = _Loader(text)
+    # straight from libyaml (None after the stream's end): yaml.parse() adds two calls per event
+    for event in iter(loader.get_event, None):
+        kind = type(event)
+        if kind is Scalar:
+            if event.tag is not None and event.tag != "!":
+                raise _Unusual("explicit tag")
+            if stack and stack[-1][1] and stack[-1][2] is None:  # a mapping key
+                frame = stack[-1]
+                key = event.value
+                if key in frame[0] or key == "<<":
+                    raise _Unusual("duplicate or merge key")
+                frame[2] = key
+                if frame[3] is not None:
+                    mark = event.start_mark
+                    keys[frame[3] + (key,)] = Location(file, mark.line + 1, mark.column + 1)
+                continue
+            # libyaml reports a plain scalar's style as "" (PyYAML's reader as None)
+            value = _resolve_plain(event.value, cache) if not event.style and \
+                event.implicit[0] else event.value
+            if event.anchor:
+                anchors[event.anchor] = value
+            add(value)
+        elif kind is MapStart or kind is SeqStart:
+            if event.tag is not None and event.tag != "!":
+                raise _Unusual("explicit tag")
+            path = None
+            if not stack:
+                path = ()
+            else:
+                parent = stack[-1]
+                if parent[1] and parent[2] is None:
+                    raise _Unusual("complex key")
+                if parent[3] is not None and len(parent[3]) < SHALLOW:
+                    path = parent[3] + ((parent[2],) if parent[1] else (len(parent[0]),))
+            container: Any = {} if kind is MapStart else []
+            if event.anchor:
+                anchors[event.anchor] = container
+            add(container)
+            stack.append([container, kind is MapStart, None, path])
+        elif kind is MapEnd or kind is SeqEnd:
+            stack.pop()
+        elif kind is Alias:
+            if stack and stack[-1][1] and stack[-1][2] is None:
+                raise _Unusual("alias as a key")
+            add(anchors[event.anchor])
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _Unusual("several documents")
+    loader.dispose()
+    return root, keys

@@ -373,15 +373,9 @@ CONNECTION_INVALID = {
 }
 
 
-NO_QUOTE_HINT = pytest.mark.xfail(
-    strict=True, reason="product bug: polyctl/spec/loader.py _FileReader._string gives no "
-    "'Quote the value' hint for name/type (file under edit by another session)")
-
-
 def _connection_cases():
     for key, case in CONNECTION_INVALID.items():
-        marks = [NO_QUOTE_HINT] if key in ("name as a number", "type as a number") else []
-        yield pytest.param(*case, id=key, marks=marks)
+        yield pytest.param(*case, id=key)
 
 
 @pytest.mark.parametrize("text, summary, at, attribute, detail", _connection_cases())

@@ -307,9 +307,6 @@ def test_bad_project_file_is_a_located_error(project, text, where, summary, deta
         assert_clean(result)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: validate --json prints text, not JSON, "
-                   "when polyctl.yaml is invalid (make_project raises before the JSON branch "
-                   "in polyctl/commands/core.py, a file under edit by another session)")
 def test_validate_json_reports_a_bad_project_file_too(project):
     (project / "polyctl.yaml").write_text("stat: x\n")
 

@@ -108,9 +108,9 @@ def _object_lines(attr: Attribute, indent: int, path: tuple, prefix: str, *,
         if sub.kind == "object" and sub.fields:
             out.append(f"{pad}{mark}{name}:")
             # a required block with nothing required inside gets every field filled
-            fill_all = not off and not any(f.required for f in sub.fields.values())
+            fill_block = not off and not any(f.required for f in sub.fields.values())
             out += _object_lines(sub, indent + 2, path + (name,), prefix, commented=off,
-                                 fill_all=fill_all)
+                                 fill_all=fill_block)
             continue
         if sub.sensitive:
             var = "_".join([prefix] + [p.upper() for p in path + (name,)])

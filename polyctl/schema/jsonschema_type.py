@@ -70,7 +70,8 @@ def to_attribute(node: dict[str, Any], *, required: bool = False) -> Attribute:
         needed = set(node.get("required") or ())
         return Attribute("object", fields={k: to_attribute(v, required=k in needed)
                                            for k, v in props.items()},
-                         open=not props or node.get("additionalProperties") not in (None, False),
+                         open="properties" not in node
+                         or node.get("additionalProperties") not in (None, False),
                          **common)
     if kind == "array":
         item = node.get("items") if isinstance(node.get("items"), dict) else {}
@@ -105,7 +106,7 @@ def normalize(node: Any) -> Any:
     if isinstance(props, dict):
         settable = {k: v for k, v in props.items() if isinstance(v, dict) and not is_read_only(v)}
         out["properties"] = {k: normalize(v) for k, v in settable.items()}
-        if props and "additionalProperties" not in node:
+        if "additionalProperties" not in node:  # even `properties: {}` declares them all
             out["additionalProperties"] = False
         if isinstance(node.get("required"), list):
             out["required"] = [r for r in node["required"] if r in settable]

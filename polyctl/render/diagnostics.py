@@ -14,40 +14,40 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from rich.text import Text
+from polyctl.render.lines import Line
 
 from polyctl.diagnostics import Diagnostic, Severity
 
 
-def render_diagnostic(d: Diagnostic) -> list[Text]:
+def render_diagnostic(d: Diagnostic) -> list[Line]:
     style = "bold red" if d.severity is Severity.ERROR else "bold yellow"
     label = "Error" if d.severity is Severity.ERROR else "Warning"
-    lines = [Text.assemble((f"{label}: ", style), (d.summary, "bold"))]
+    lines = [Line.assemble((f"{label}: ", style), (d.summary, "bold"))]
     where = []
     if d.location:
         where.append(f"on {d.location}")
     if d.attribute:
         where.append(f"in {d.attribute}")
     if where:
-        lines.append(Text(""))
-        lines.append(Text("  " + ", ".join(where)))
+        lines.append(Line(""))
+        lines.append(Line("  " + ", ".join(where)))
     if d.detail:
-        lines.append(Text(""))
-        lines.append(Text(d.detail))
-    lines.append(Text(""))
+        lines.append(Line(""))
+        lines.append(Line(d.detail))
+    lines.append(Line(""))
     return lines
 
 
-def render_diagnostics(diags: Iterable[Diagnostic]) -> list[Text]:
-    out: list[Text] = []
+def render_diagnostics(diags: Iterable[Diagnostic]) -> list[Line]:
+    out: list[Line] = []
     for d in diags:
         out.extend(render_diagnostic(d))
     return out
 
 
-def render_error(summary: str, detail: str = "") -> list[Text]:
-    lines = [Text.assemble(("Error: ", "bold red"), (summary, "bold"))]
+def render_error(summary: str, detail: str = "") -> list[Line]:
+    lines = [Line.assemble(("Error: ", "bold red"), (summary, "bold"))]
     if detail:
-        lines += [Text(""), Text(detail)]
-    lines.append(Text(""))
+        lines += [Line(""), Line(detail)]
+    lines.append(Line(""))
     return lines

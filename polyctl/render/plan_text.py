@@ -1,7 +1,7 @@
 """The human plan: Terraform's vocabulary and layout, so reviewers read it at once.
 
 Reads only the `Plan` model (the same one the JSON view serialises). Produces
-`rich.text.Text` lines; whether they carry colour is the console's business
+`Line`s (polyctl.render.lines); whether they carry colour is the console's business
 (`--no-color`, `NO_COLOR`, not a TTY → plain).
 
     # connection.example will be updated in-place
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from rich.text import Text
+from polyctl.render.lines import Line
 
 from polyctl.diagnostics import AttrPath
 from polyctl.engine.plan import Action, Drift, Mode, Plan, ResourceChange
@@ -56,10 +56,10 @@ class _Writer:
     """Accumulates lines; `line(level, symbol, text)` handles Terraform's indentation."""
 
     def __init__(self) -> None:
-        self.lines: list[Text] = []
+        self.lines: list[Line] = []
 
     def line(self, level: int, symbol: str, text: str, *, note: str = "") -> None:
-        t = Text(" " * (4 * level))
+        t = Line(" " * (4 * level))
         t.append(symbol.rjust(3), style=STYLES.get(symbol.strip() or " ", ""))
         t.append(" " + text)
         if note:
@@ -67,10 +67,10 @@ class _Writer:
         self.lines.append(t)
 
     def comment(self, level: int, text: str) -> None:
-        self.lines.append(Text(" " * (4 * level) + "    " + text, style="dim"))
+        self.lines.append(Line(" " * (4 * level) + "    " + text, style="dim"))
 
     def raw(self, text: str = "", style: str = "") -> None:
-        self.lines.append(Text(text, style=style))
+        self.lines.append(Line(text, style=style))
 
 
 class _Differ:
@@ -271,7 +271,7 @@ def render_drift(drift: Iterable[Drift], out: _Writer) -> None:
         out.raw()
 
 
-def render_plan(plan: Plan) -> list[Text]:
+def render_plan(plan: Plan) -> list[Line]:
     out = _Writer()
     render_drift(plan.drift, out)
     if plan.mode is Mode.REFRESH_ONLY:
@@ -314,11 +314,11 @@ def render_plan(plan: Plan) -> list[Text]:
     return out.lines
 
 
-def render_warnings(plan: Plan) -> list[Text]:
-    lines: list[Text] = []
+def render_warnings(plan: Plan) -> list[Line]:
+    lines: list[Line] = []
     for rc in plan.changes:
         for warning in rc.warnings:
-            lines.append(Text.assemble(("Warning: ", "bold yellow"), f"{rc.address}: {warning}"))
+            lines.append(Line.assemble(("Warning: ", "bold yellow"), f"{rc.address}: {warning}"))
     for warning in plan.warnings:
-        lines.append(Text.assemble(("Warning: ", "bold yellow"), warning))
+        lines.append(Line.assemble(("Warning: ", "bold yellow"), warning))
     return lines

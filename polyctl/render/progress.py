@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from rich.text import Text
+from polyctl.render.lines import Line
 
 from polyctl.engine.hooks import ApplyHooks, Operation, OpKind, Outcome
 
@@ -29,7 +29,7 @@ def _elapsed(seconds: float) -> str:
 class ProgressPrinter(ApplyHooks):
     def __init__(self, output, *, live: bool = False) -> None:
         self.output = output
-        self.done: dict[int, list[Text]] = {}
+        self.done: dict[int, list[Line]] = {}
         self.next_index = 1
         self.running: dict[int, tuple[Operation, float]] = {}
         self.status = None
@@ -50,15 +50,15 @@ class ProgressPrinter(ApplyHooks):
         label = self._label(op)
         id_note = f" [id={op.id}]" if op.id and op.kind is not OpKind.CREATE else ""
         if outcome.skipped:
-            lines = [Text(f"{label}: Not started ({outcome.error or 'skipped'})", style="dim")]
+            lines = [Line(f"{label}: Not started ({outcome.error or 'skipped'})", style="dim")]
         elif outcome.ok:
             result_id = f" [id={outcome.id}]" if outcome.id else ""
-            lines = [Text(f"{label}: {start}{id_note}"),
-                     Text(f"{label}: {ok_text} after {_elapsed(outcome.elapsed)}{result_id}",
+            lines = [Line(f"{label}: {start}{id_note}"),
+                     Line(f"{label}: {ok_text} after {_elapsed(outcome.elapsed)}{result_id}",
                           style="green" if op.kind is not OpKind.DELETE else "")]
         else:
-            lines = [Text(f"{label}: {start}{id_note}"),
-                     Text(f"{label}: {fail_text} after {_elapsed(outcome.elapsed)}", style="red")]
+            lines = [Line(f"{label}: {start}{id_note}"),
+                     Line(f"{label}: {fail_text} after {_elapsed(outcome.elapsed)}", style="red")]
         self.done[op.index] = lines
         self._flush()
 
@@ -66,7 +66,8 @@ class ProgressPrinter(ApplyHooks):
         while self.next_index in self.done:
             lines = self.done.pop(self.next_index)
             if self.status is not None:
-                self.status.console.print(*lines, sep="\n", soft_wrap=True)
+                self.status.console.print(*(line.to_text() for line in lines), sep="\n",
+                                          soft_wrap=True)
             else:
                 self.output.print(*lines)
             self.next_index += 1
@@ -88,7 +89,7 @@ class ProgressPrinter(ApplyHooks):
         self.next_index = min(self.next_index, index)
 
     def interrupted(self) -> None:
-        self.output.print(Text("Interrupt received: no new operations will start; waiting for "
+        self.output.print(Line("Interrupt received: no new operations will start; waiting for "
                                "running ones to finish and saving the state. Press Ctrl-C "
                                "again to exit at once.", style="yellow"), err=True)
 

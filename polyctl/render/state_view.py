@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
-
 from polyctl.engine.records import state_record
 from polyctl.render.plan_json import redact, sensitivity
+from polyctl.render.lines import Line
 from polyctl.render.plan_text import TOP_ORDER, _Differ, _Writer
 from polyctl.state.model import ResourceState, State
 
 
-def render_resource(address: str, resource: ResourceState, out: _Writer | None = None) -> list[Text]:
+def render_resource(address: str, resource: ResourceState, out: _Writer | None = None) -> list[Line]:
     out = out or _Writer()
     kind, _, name = address.partition(".")
     record = state_record(resource)
@@ -29,7 +28,7 @@ def render_resource(address: str, resource: ResourceState, out: _Writer | None =
     return out.lines
 
 
-def render_state(state: State) -> list[Text]:
+def render_state(state: State) -> list[Line]:
     out = _Writer()
     for address, resource in sorted(state.resources.items()):
         render_resource(address, resource, out)

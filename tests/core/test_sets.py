@@ -8,7 +8,7 @@ import json
 
 import pytest
 from core_helpers import (
-    changes_by_address, errors, invoke, locate, plan_json, resource, run_cli, spec, write_state,
+    changes_by_address, errors, invoke, plan_json, resource, run_cli, spec, write_state,
 )
 
 from polyctl.engine.diff import diff_records

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from polyctl.diagnostics import AttrPath, Diagnostics, Location
+from polyctl.spec.model import address_of
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
@@ -118,13 +119,20 @@ class _Builder:
                 self.diags.error(
                     f'Duplicate key "{key}"',
                     f"The key is also defined at {prev}; each key may appear once.",
-                    location=key_loc,
+                    location=key_loc, **_attribute(path + (key,)),
                 )
                 continue
             first_seen[key] = key_loc
             self.keys[path + (key,)] = key_loc
             out[key] = self.build(value_node, path + (key,))
         return out
+
+
+def _attribute(path: AttrPath) -> dict[str, Any]:
+    """The resource address and attribute path of a spec file's data path, if any."""
+    if len(path) >= 2 and path[0] == "connections" and isinstance(path[1], str):
+        return {"address": address_of(path[1]), "path": path[2:]}
+    return {}
 
 
 def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:

@@ -117,6 +117,7 @@ def test_duplicate_key_in_one_mapping_names_both_places(project):
 
     assert error["summary"] == 'Duplicate key "url"'
     assert error["where"] == "specs/d.yaml:7:7"
+    assert error["attribute"] == "connection.d.configuration.url"
     assert error["detail"] == ("The key is also defined at specs/d.yaml:5:7; each key may "
                                "appear once.")
 
@@ -295,5 +296,6 @@ def test_duplicate_local_name_in_one_file_names_both_places(project):
 
     assert error["summary"] == 'Duplicate key "c"'
     assert error["where"] == "specs/c.yaml:3:3"
+    assert error["attribute"] == "connection.c"
     assert error["detail"] == ("The key is also defined at specs/c.yaml:2:3; each key may "
                                "appear once.")

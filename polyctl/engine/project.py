@@ -48,12 +48,12 @@ class Project:
     def load_specs(self) -> SpecSet:
         specs, diags = load_specs(self.settings.specs_dir, env=self.env,
                                   display_root=self.settings.root, schemas=self.schema_source)
+        for type_id, why in sorted(getattr(self.schema_source, "unchecked", {}).items()):
+            diags.warning(f'Connection type "{type_id}" not checked',
+                          f"Its configuration was not validated: {why}.")
         if diags.has_errors:
             raise DiagnosticsError(diags.sorted())
         self.warnings.extend(diags.warnings)
-        for type_id, why in sorted(getattr(self.schema_source, "unchecked", {}).items()):
-            self.warnings.warning(f'Connection type "{type_id}" not checked',
-                                  f"Its configuration was not validated: {why}.")
         return specs
 
     @property

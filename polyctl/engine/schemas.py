@@ -37,6 +37,7 @@ class SchemaRegistry:
         self.unchecked: dict[str, str] = {}  # type id → why it could not be checked
         self.fetch_error: str = ""
         self._ids: list[str] | None = None
+        self._fetched: dict[str, Any] = {}  # this run's answers: fresh even with `refresh`
 
     # -- SchemaSource ---------------------------------------------------------------
 
@@ -130,6 +131,8 @@ class SchemaRegistry:
         return self.cache_dir / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
     def _cached(self, name: str, *, fresh: bool) -> Any:
+        if name in self._fetched:
+            return self._fetched[name]
         if fresh and self.refresh:
             return None
         path = self._path(name)
@@ -142,6 +145,7 @@ class SchemaRegistry:
             return None
 
     def _store(self, name: str, data: Any) -> None:
+        self._fetched[name] = data
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             path = self._path(name)

@@ -203,7 +203,8 @@ def migrate(conn: "psycopg.Connection", location: PgLocation) -> int:
         found = _version(conn, location)  # someone may have migrated while we waited
         if found < SCHEMA_VERSION:
             # IF NOT EXISTS alone would still need CREATE on the database.
-            if conn.execute("SELECT to_regnamespace(%s)", [location.schema]).fetchone()[0] is None:
+            if conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                            [location.schema]).fetchone() is None:
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
             conn.execute(sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {}.schema_migrations (version integer PRIMARY KEY, "
@@ -220,11 +221,15 @@ def migrate(conn: "psycopg.Connection", location: PgLocation) -> int:
 
 
 def _version(conn: "psycopg.Connection", location: PgLocation) -> int:
+    # pg_class/pg_namespace are read with plain queries, not to_regclass(): after the
+    # advisory lock, the catalog cache may not show what the previous holder created.
+    exists = conn.execute(
+        "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = 'schema_migrations'", [location.schema]).fetchone()
+    if exists is None:
+        return 0
     from psycopg import sql
 
-    name = sql.Identifier(location.schema, "schema_migrations").as_string(conn)
-    if conn.execute("SELECT to_regclass(%s)", [name]).fetchone()[0] is None:
-        return 0
     found = conn.execute(sql.SQL("SELECT coalesce(max(version), 0) FROM {}")
                          .format(location.table("schema_migrations"))).fetchone()[0]
     if found > SCHEMA_VERSION:

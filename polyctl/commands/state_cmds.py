@@ -1,7 +1,9 @@
-"""`state list|show|rm|mv|pull|push` and `force-unlock`: careful state surgery.
+"""`state list|show|rm|mv|pull|push|history|restore|migrate` and `force-unlock`:
+careful state surgery.
 
 Every command that writes takes the lock, writes with a compare-and-swap on the
-serial, and leaves the previous version as the backend's backup.
+serial, and leaves the previous version as the backend's backup (the PostgreSQL
+backend keeps every version: `history`, `pull --serial`, `restore`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from typing import Annotated, Optional
 import typer
 
 from polyctl.commands.errors import CommandError
-from polyctl.commands.options import LockTimeoutOpt, StateOpt, WorkspaceOpt, make_project
+from polyctl.commands.options import (
+    JsonOpt,
+    LockTimeoutOpt,
+    StateOpt,
+    WorkspaceOpt,
+    make_project,
+)
 from polyctl.diagnostics import did_you_mean
 
 state_app = typer.Typer(help="Inspect and edit the state.", no_args_is_help=True,
@@ -166,6 +174,131 @@ def state_push(ctx: typer.Context,
             written = dataclasses.replace(written, lineage=current.lineage)
         backend.write(written, expected_serial=current.serial if current else None)
     rt.out.print(f"Pushed the state (serial {serial}).")
+    return 0
+
+
+def _history_method(backend, name: str):
+    method = getattr(backend, name, None)
+    if method is None:
+        raise CommandError("No history", "This state backend keeps no history of earlier "
+                           "versions (the PostgreSQL backend does); the file backend keeps "
+                           "only the previous one, in its .backup file.")
+    return method
+
+
+@state_app.command("history")
+def state_history(ctx: typer.Context, state: StateOpt = None, workspace: WorkspaceOpt = None,
+                  json_out: JsonOpt = False) -> int:
+    """List every stored version of the state, oldest first (* marks the current one)."""
+    rt = ctx.obj
+    backend = make_project(rt, state=state, workspace=workspace).backend
+    versions = _history_method(backend, "history")()
+    if json_out:
+        rt.out.raw(json.dumps(versions, indent=2))
+        return 0
+    if not versions:
+        rt.out.print("No state has been written yet.")
+        return 0
+    current = backend.read()
+    rows = [("SERIAL", "WRITTEN (UTC)", "WHO", "OPERATION", "RESOURCES", "LINEAGE")]
+    for v in versions:
+        mark = " *" if current and (v["serial"], v["lineage"]) == (current.serial,
+                                                                   current.lineage) else ""
+        rows.append((f"{v['serial']}{mark}", v["when"], v["who"], v["operation"],
+                     str(v["resources"]), v["lineage"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        rt.out.print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+@state_app.command("restore")
+def state_restore(ctx: typer.Context,
+                  serial: Annotated[int, typer.Option(
+                      "--serial", help="The version to restore (see `polyctl state history`).")],
+                  state: StateOpt = None, workspace: WorkspaceOpt = None,
+                  lock_timeout: LockTimeoutOpt = None) -> int:
+    """Make an earlier version current again, written as a new serial (history is kept).
+
+    Only the state changes; the next plan shows what differs in Polytomic."""
+    from polyctl.commands.locking import state_lock
+
+    rt = ctx.obj
+    project = make_project(rt, state=state, workspace=workspace, lock_timeout=lock_timeout)
+    read_version = _history_method(project.backend, "read_version")
+    with state_lock(rt, project, "state restore") as backend:
+        current = backend.read()
+        old = read_version(serial)
+        if old is None or current is None:
+            raise CommandError("No such version", f"Serial {serial} is not in the history of "
+                               "this workspace; see polyctl state history.")
+        if old.lineage != current.lineage:
+            raise CommandError("Lineage mismatch", f"Serial {serial} belongs to lineage "
+                               f"{old.lineage}, not the current {current.lineage}.")
+        written = dataclasses.replace(old, serial=current.serial + 1)
+        backend.write(written, expected_serial=current.serial)
+    rt.out.print(f"Restored serial {serial} as serial {written.serial} "
+                 f"({len(written.resources)} resources).")
+    return 0
+
+
+@state_app.command("migrate")
+def state_migrate(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", metavar="PATH_OR_URL",
+                                    help="Target: a state file path or a postgresql:// URL.")],
+    to_workspace: Annotated[Optional[str], typer.Option(
+        "--to-workspace", metavar="NAME", help="Workspace at the target (default: the same).")
+    ] = None,
+    state: StateOpt = None, workspace: WorkspaceOpt = None, lock_timeout: LockTimeoutOpt = None,
+) -> int:
+    """Copy the state to another backend (file <-> PostgreSQL), holding both locks.
+
+    Copies into an empty target, updates an older copy of the same lineage, does
+    nothing when the target already holds it, and refuses a target holding another
+    lineage or newer changes. The source is left as it was."""
+    from types import SimpleNamespace
+
+    from polyctl.commands.locking import state_lock
+    from polyctl.state import open_backend
+
+    rt = ctx.obj
+    project = make_project(rt, state=state, workspace=workspace, lock_timeout=lock_timeout)
+    location = to if "://" in to else str(rt.root / to)
+    target = open_backend(location, workspace=to_workspace or project.settings.workspace)
+    if target.description == project.backend.description:
+        raise CommandError("Same state", f"{to} is where the state already is.")
+    # state_lock only needs a backend and the lock timeout: the target gets the same
+    # waiting message and stale-lock warning as the source.
+    target_project = SimpleNamespace(backend=target, settings=project.settings)
+    with state_lock(rt, project, "state migrate") as source, \
+            state_lock(rt, target_project, "state migrate"):
+        current = source.read()
+        if current is None:
+            raise CommandError("No state", f"There is no state in {source.description} "
+                               "to migrate.")
+        if source.journal_read():
+            raise CommandError("Unfinished run", "The source holds the journal of an apply "
+                               "that did not finish; run polyctl apply (or refresh) first so "
+                               "nothing in flight is lost, then migrate.")
+        existing = target.read()
+        if existing is not None and existing.lineage != current.lineage:
+            raise CommandError("Lineage mismatch", f"{target.description} already holds "
+                               f"another state (lineage {existing.lineage}, serial "
+                               f"{existing.serial}); nothing was copied.")
+        if existing == current:
+            rt.out.print(f"{target.description} already holds this state (serial "
+                         f"{current.serial}); nothing to do.")
+            return 0
+        if existing is not None and existing.serial >= current.serial:
+            raise CommandError("Target is newer", f"{target.description} holds serial "
+                               f"{existing.serial} of this lineage, the source serial "
+                               f"{current.serial}: copying would lose its changes.")
+        target.write(current, expected_serial=existing.serial if existing else None)
+    rt.out.print(f"Copied the state (lineage {current.lineage}, serial {current.serial}, "
+                 f"{len(current.resources)} resources) to {target.description}.")
+    rt.out.print("The source was left as it was; point --state, POLYCTL_STATE or `state:` in "
+                 "polyctl.yaml at the target to use it.")
     return 0
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -59,10 +58,6 @@ def pg_url() -> str:
     return url
 
 
-def unique_workspace(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:16]}"
-
-
 @pytest.fixture(params=["file", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend_factory(request, tmp_path) -> BackendFactory:
     if request.param == "file":
@@ -70,7 +65,7 @@ def backend_factory(request, tmp_path) -> BackendFactory:
     if request.param == "postgresql":
         url = pg_server.with_params(request.getfixturevalue("pg_url"), schema=CONFORMANCE_SCHEMA)
         # A holder that dies leaves its row; the next lock() replaces it and reports it.
-        return BackendFactory("postgresql", url, True, workspace=unique_workspace())
+        return BackendFactory("postgresql", url, True, workspace=pg_server.unique_workspace())
     raise AssertionError(request.param)
 
 
@@ -88,7 +83,12 @@ def emergency_dir(tmp_path, monkeypatch) -> Path:
     return directory
 
 
-def as_target(target: BackendFactory | str) -> tuple[str, str]:
+Target = BackendFactory | str | tuple[str, str]  # a factory, a state path, (location, workspace)
+
+
+def as_target(target: Target) -> tuple[str, str]:
+    if isinstance(target, tuple):
+        return target
     return target.target if isinstance(target, BackendFactory) else (str(target), "default")
 
 
@@ -98,7 +98,7 @@ class Children:
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
 
-    def spawn(self, role: str, target: BackendFactory | str, *args: str,
+    def spawn(self, role: str, target: Target, *args: str,
               **popen) -> subprocess.Popen:
         """Start a `state_helpers` role on the storage of `target`."""
         return self._spawn(role, *as_target(target), *args, **popen)
@@ -108,10 +108,10 @@ class Children:
         self.procs.append(proc)
         return proc
 
-    def hold_lock(self, target: BackendFactory | str, operation: str = "apply",
+    def hold_lock(self, target: Target, operation: str = "apply",
                   timeout: float = 0) -> tuple[subprocess.Popen, LockInfo]:
         """A child process that holds the lock until told to release or killed
-        (`target`: a factory, or a state file path)."""
+        (`target`: a factory, a state file path, or (location, workspace))."""
         proc = self._spawn("hold", *as_target(target), operation, str(timeout))
         line = proc.stdout.readline()
         assert line, proc.stderr.read()

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 DATABASE = "polyctl_test"
@@ -162,6 +163,11 @@ def _create_database(admin_url: str, name: str) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def unique_workspace(prefix: str = "t") -> str:
+    """A workspace name no other test uses (tests share one database, also under xdist)."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
 
 
 def with_params(url: str, **params: str) -> str:

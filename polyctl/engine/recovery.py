@@ -19,6 +19,7 @@ from polyctl.engine.journal import Recovery
 from polyctl.engine.live import live_type, reconcile_live
 from polyctl.engine.payload import SecretSource, StalePlanError, request_body, request_digest
 from polyctl.engine.records import desired_record, resource_from_record
+from polyctl.resource import Lifecycle
 from polyctl.schema import TypeSchema, schema_for
 from polyctl.spec.model import SpecSet
 from polyctl.state.model import ResourceState, State
@@ -58,6 +59,7 @@ async def adopt_in_flight(recovery: Recovery, orgs: Callable[[str | None], OrgCl
 def _adopted_record(item, live: dict, specs: SpecSet, secrets: SecretSource, salt: str,
                     schema: TypeSchema) -> ResourceState:
     spec = specs.connections.get(item.address)
+    prior = None
     if spec is not None:
         record = desired_record(spec, salt, schema)
         try:
@@ -67,5 +69,9 @@ def _adopted_record(item, live: dict, specs: SpecSet, secrets: SecretSource, sal
         if sent_now == item.request_digest:
             return resource_from_record(record, id=str(live["id"]),
                                         organization_id=live.get("organization_id"))
-    return dataclasses.replace(reconcile_live(live, None, salt, schema),
-                               organization=item.organization)
+        # read the live object against the spec, so that what the spec holds as a secret
+        # (e.g. an interpolated header value, which the API echoes) becomes a digest
+        prior = resource_from_record(record, id=str(live["id"]))
+    adopted = reconcile_live(live, prior, salt, schema)
+    return dataclasses.replace(adopted, organization=item.organization, force_destroy=None,
+                               lifecycle=Lifecycle())

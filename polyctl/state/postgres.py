@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from datetime import timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -283,7 +284,12 @@ class PostgresStateBackend:
 
     def current_lock(self) -> LockInfo | None:
         try:
-            return self._transact(self._lock.inspect, retry=True).live
+            for _ in range(25):  # a holder commits its row just after taking the lock
+                holder = self._transact(self._lock.inspect, retry=True).live
+                if holder is None or not holder.extra.get("unrecorded"):
+                    return holder
+                time.sleep(0.02)
+            return holder
         except driver().Error as exc:
             raise LockError(self._failure("read the state lock of", exc)) from None
 

@@ -50,12 +50,7 @@ CONFORMANCE_SCHEMA = "polyctl_conformance"
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """A PostgreSQL database URL for tests (fails in CI when there is none; skips elsewhere)."""
-    url, reason = pg_server.resolve()
-    if url is None:
-        if pg_server.required():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    return url
+    return pg_server.url_for_tests()
 
 
 @pytest.fixture(params=["file", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -72,6 +72,18 @@ def resolve() -> tuple[str | None, str]:
     return _resolved
 
 
+def url_for_tests() -> str:
+    """The URL, or fail (in CI) / skip (elsewhere) the calling test, saying why."""
+    import pytest
+
+    url, reason = resolve()
+    if url is None:
+        if required():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    return url
+
+
 class ServerUnavailable(Exception):
     pass
 

@@ -150,3 +150,21 @@ def test_create_update_drift_rename_replace_delete(pc: Polyctl, org: Org) -> Non
     assert org.connections() == []
     assert pc.resources() == {}
     pc.assert_no_changes()
+
+
+def test_readme_main_job_on_the_embedded_sandbox(pc: Polyctl) -> None:
+    """`polyctl --sandbox apply --auto-approve` on the repository's specs/, as a real
+    process; the embedded sandbox keeps its data, so the next plan is a no-op."""
+    import shutil
+
+    from e2e_helpers import root
+
+    shutil.rmtree(pc.root / "specs")
+    shutil.copytree(root.REPO / "specs", pc.root / "specs")
+    pc.env = {}
+    first = pc.process("--sandbox", "apply", "--auto-approve")
+    assert first.code == 0, first.output
+    assert "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." in first.stdout
+    again = pc.process("--sandbox", "plan", "--detailed-exitcode")
+    assert again.code == 0, again.output
+    assert "No changes." in again.stdout

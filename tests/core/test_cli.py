@@ -69,16 +69,17 @@ def test_help_lists_the_commands_and_global_flags(project):
     assert_clean(result)
 
 
-@pytest.mark.parametrize("command", [("plan",), ("state", "rm")])
+@pytest.mark.parametrize("command", [("plan",), ("validate",), ("state", "rm"), ("show",),
+                                     ("force-unlock",)])
 def test_each_command_has_help(project, command):
-    result = run_cli(*command, "--help", cwd=project)
+    result = invoke(*command, "--help", cwd=project)
 
     assert result.code == 0
     assert result.stdout.startswith(f"Usage: polyctl {' '.join(command)} ")
 
 
 def test_plan_help_lists_its_options(project):
-    result = run_cli("plan", "--help", cwd=project)
+    result = invoke("plan", "--help", cwd=project)
 
     for option in ("--out", "--json", "--detailed-exitcode", "--no-refresh", "--target",
                    "--replace", "--destroy", "--specs", "--state"):
@@ -130,7 +131,7 @@ def test_chdir_finds_state_and_project_file_there(project, tmp_path):
     write_state(project, {"connection.x": resource("id-x", "X")}, name="elsewhere.json")
     (project / "polyctl.yaml").write_text("state: elsewhere.json\n")
 
-    result = run_cli("-C", str(project), "state", "list", cwd=tmp_path)
+    result = invoke("-C", str(project), "state", "list", cwd=tmp_path)
 
     assert (result.code, result.stdout) == (0, "connection.x\n")
 

@@ -44,6 +44,15 @@ def env_var_for(local_name: str, path: tuple[str | int, ...]) -> str:
     return "POLYCTL_" + re.sub(r"[^A-Z0-9]+", "_", "_".join(parts).upper()).strip("_")
 
 
+def _server_set(attr: Attribute | None, value: Any) -> bool:
+    """Not the spec's to say: a read-only or hidden field, or an optional field holding
+    the server's default (the imported state leaves these out too)."""
+    if attr is None:
+        return False
+    return attr.read_only or (not attr.required and attr.default is not None
+                              and value == attr.default)
+
+
 def spec_for(live: dict[str, Any], local_name: str, schema: TypeSchema,
              organization: str | None) -> tuple[dict[str, Any], list[str]]:
     """(the spec block, the environment variables its placeholders need)."""
@@ -58,7 +67,7 @@ def spec_for(live: dict[str, Any], local_name: str, schema: TypeSchema,
         if isinstance(value, dict):
             fields = attr.fields if attr is not None and attr.kind == "object" else {}
             return {k: walk(v, fields.get(k), path + (k,)) for k, v in value.items()
-                    if v not in (None, "", [], {})}
+                    if v not in (None, "", [], {}) and not _server_set(fields.get(k), v)}
         if isinstance(value, list):
             item = attr.item if attr is not None else None
             return [walk(v, item, path + (i,)) for i, v in enumerate(value)]

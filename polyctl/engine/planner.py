@@ -105,6 +105,9 @@ def _plan_resource(address: str, spec: ConnectionSpec | None, cur: ResourceState
         return ResourceChange(address, Action.CREATE, None, desired)
 
     before = state_record(cur)
+    if cur.type == spec.type:
+        before = {**before, "configuration": _stated_defaults(
+            before.get("configuration"), desired.get("configuration"), schema.configuration)}
     desired = {"id": cur.id, **desired, "organization_id": cur.organization_id}
     if spec.organization is None:
         desired["organization"] = cur.organization  # unset: stays where it is
@@ -139,6 +142,27 @@ def _plan_resource(address: str, spec: ConnectionSpec | None, cur: ResourceState
     if changes:
         return ResourceChange(address, Action.STATE_ONLY, before, desired, changes, id=cur.id)
     return ResourceChange(address, Action.NOOP, before, desired, id=cur.id)
+
+
+def _stated_defaults(before: Any, desired: Any, attr) -> Any:
+    """`before` plus the server defaults that `desired` now states explicitly. Refresh
+    leaves a server-filled default out while the spec does not set it; without this,
+    adding `ssl: true` where the server already holds its default `true` (or importing a
+    required field that holds its default) would plan an update that changes nothing."""
+    if not (isinstance(before, dict) and isinstance(desired, dict)) or attr is None \
+            or attr.kind != "object":
+        return before
+    out = dict(before)
+    for key, want in desired.items():
+        sub = attr.fields.get(key)
+        if sub is None:
+            continue
+        if key not in out:
+            if sub.default is not None and not sub.read_only and want == sub.default:
+                out[key] = want
+        else:
+            out[key] = _stated_defaults(out[key], want, sub)
+    return out
 
 
 def _quoted(value: Any) -> str:

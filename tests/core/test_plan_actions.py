@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 from core_helpers import (
-    ORG, OTHER_ORG, assert_clean, changes_by_address, invoke, plan_json, resource, spec,
-    write_state,
+    ORG, OTHER_ORG, assert_clean, changes_by_address, invoke, plan_json, read_state, resource,
+    spec, write_state,
 )
 
 URL = "https://c.example.com"
@@ -535,3 +535,18 @@ def test_without_detailed_exitcode_changes_exit_0(project):
     spec(project, "c.yaml", one())
 
     assert text_plan(project).code == 0
+
+
+def test_prevent_destroy_is_remembered_by_apply_and_outlives_the_spec(project, sandbox_env):
+    spec(project, "c.yaml", one(extra="    lifecycle: {prevent_destroy: true}\n"))
+    applied = invoke("apply", "--auto-approve", cwd=project, env=sandbox_env)
+    assert applied.code == 0, applied.output
+    (project / "specs" / "c.yaml").write_text("connections: {}\n")
+
+    stored = read_state(project).resources["connection.c"]
+    result = invoke("plan", cwd=project, env=sandbox_env)  # with a refresh, as users run it
+
+    assert stored.lifecycle.prevent_destroy is True
+    assert result.code == 1
+    assert "its state records lifecycle.prevent_destroy" in result.stderr
+    assert "Plan:" not in result.stdout

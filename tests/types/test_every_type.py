@@ -18,7 +18,7 @@ by_type = pytest.mark.parametrize("type_id", TYPE_IDS)
 # types with a settable top-level secret (the apply's spec sets every one of them)
 SECRET_TYPES = [t for t in TYPE_IDS if any(sensitive(n) for n in settable(schema(t)).values())]
 SECRET_SCAN_RUNS = ("validate", "plan", "show_plan", "show_plan_json", "apply", "replan",
-                    "replan_json", "show", "show_json", "state_pull")
+                    "show", "show_json", "state_pull")
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,8 @@ def seen(every_type) -> dict[str, Any]:
     return {
         "state": json.loads(runs["state_pull"]["stdout"])["resources"],
         "replan": {rc["address"]: rc
-                   for rc in json.loads(runs["replan_json"]["stdout"])["resource_changes"]},
-        "drift": json.loads(runs["replan_json"]["stdout"])["resource_drift"],
+                   for rc in json.loads(runs["replan"]["stdout"])["resource_changes"]},
+        "drift": json.loads(runs["replan"]["stdout"])["resource_drift"],
         "live": {c["name"]: c for c in every_type["live"]},
         "sent": {s["body"]["name"]: s for s in every_type["sent"]},
     }
@@ -107,7 +107,9 @@ def test_one_apply_creates_all_226_and_the_replan_is_clean(every_type) -> None:
     assert runs["apply"]["code"] == 0, runs["apply"]["stderr"]
     assert "Apply complete! Resources: 226 added, 0 changed, 0 destroyed." in runs["apply"]["stdout"]
     assert runs["replan"]["code"] == 0, runs["replan"]["stdout"] + runs["replan"]["stderr"]
-    assert "No changes." in runs["replan"]["stdout"]
+    replan = json.loads(runs["replan"]["stdout"])
+    assert replan["has_changes"] is False and replan["resource_drift"] == []
+    assert len(replan["resource_changes"]) == 226
     assert len(every_type["live"]) == 226
     assert sorted(c["type"]["id"] for c in every_type["live"]) == sorted(TYPE_IDS)
 
@@ -138,6 +140,7 @@ def test_no_secret_value_appears_in_any_output_or_file(every_type, seen, type_id
     texts.update(every_type["files"])
     assert PLAN_FILE in every_type["files"] and "polyctl.state.json" in every_type["files"]
     assert "polyctl.state.json.backup" in every_type["files"]
+    assert '"op":"create"' in every_type["files"]["polyctl.state.json.journal (during apply)"]
     leaks = [f"{where}: {value}" for where, text in texts.items()
              for value in secrets.values() if value in text]
     assert not leaks, leaks

@@ -32,7 +32,8 @@ def validate(
         spec_set = project.load_specs()
     except DiagnosticsError as exc:
         if json_out:
-            rt.out.raw(json.dumps({"valid": False, "error_count": len(exc.diagnostics),
+            errors = sum(d.severity.value == "error" for d in exc.diagnostics)
+            rt.out.raw(json.dumps({"valid": False, "error_count": errors,
                                    "diagnostics": [d.to_json() for d in exc.diagnostics]},
                                   indent=2))
             return 1

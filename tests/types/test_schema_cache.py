@@ -203,6 +203,10 @@ def test_offline_with_a_cold_cache_says_which_types_it_could_not_check(
     assert failing.code == 1
     assert 'Did you mean "url"?' in failing.stderr
     assert 'Connection type "postgresql" not checked' in failing.stderr
+    as_json = json.loads(validate(project, types_env, "--offline", "--json").stdout)
+    severities = sorted(d["severity"] for d in as_json["diagnostics"])
+    assert severities == ["error", "error", "warning", "warning"]  # urll; url missing
+    assert as_json["valid"] is False and as_json["error_count"] == 2
     assert requests(types_sandbox)["total"] == 0
 
 

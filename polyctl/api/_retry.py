@@ -5,8 +5,10 @@ The delay rules match the official Python SDK (``polytomic/core/http_client.py``
 ``X-RateLimit-Reset`` (a Unix time) capped and stretched by a random 1.0–1.2; else
 ``base × 2^n`` capped and jittered by the policy's factor. What is retried is narrower
 than the SDK's (contract §9): 408, 429, 502, 503, 504 always; 500 only when repeating is
-harmless (a GET, or a request with an Idempotency-Key); transport failures when the
-request never reached the server or repeating it is harmless. 409 and other 4xx never.
+harmless (a GET, or a request with an Idempotency-Key); 409 likewise (what a server
+answers while a request with the same Idempotency-Key is still being processed — the
+retry then gets the first request's answer); transport failures when the request never
+reached the server or repeating it is harmless. Other 4xx never.
 
 A small loop rather than tenacity/stamina: the wait depends on the response's headers,
 429s must move a gate shared across concurrent requests, and the total-time bound uses
@@ -54,7 +56,7 @@ _SECONDS = re.compile(r"^\s*\d+(\.\d+)?\s*$")
 
 
 def should_retry_status(status: int, *, repeat_safe: bool) -> bool:
-    return status in ALWAYS_RETRY_STATUSES or (status == 500 and repeat_safe)
+    return status in ALWAYS_RETRY_STATUSES or (status in (409, 500) and repeat_safe)
 
 
 def should_retry_exception(exc: BaseException, *, repeat_safe: bool) -> bool:

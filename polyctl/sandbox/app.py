@@ -9,7 +9,10 @@ Idempotency [INFERRED, modelled on Stripe's]: keys are scoped to the caller's
 organization; the first 2xx answer to `(key, method, path, query, body)` is stored with
 the work it describes, in the same transaction, and replayed byte for byte (with
 `Idempotent-Replayed: true`) to any later request with that key and the same request;
-a different request with a used key is a 422. Error answers are not stored: their
+a different request with a used key is a 422, and a request whose key is still being
+processed by another (a client retrying while its first try sleeps in the server) is a
+409 "in progress" — claimed the moment the request arrives, so the two can never both
+do the work. Error answers are not stored: their
 transaction was rolled back, so running the request again is equivalent and lets a
 client retry after fixing the cause. Keys never expire (the sandbox is short-lived).
 """
@@ -19,8 +22,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import threading
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from . import connections, identity, records, resources
 from .auth import KeyRing, Principal
@@ -72,6 +76,8 @@ def request_fingerprint(req: Request) -> str:
 class SandboxApp:
     def __init__(self, config: Any) -> None:
         self.quiet = config.quiet
+        self._claims: set[tuple[str, str]] = set()  # Idempotency-Keys being processed
+        self._claims_lock = threading.Lock()
         self.types = ConnectionTypes(config.connection_types_dir)
         self.db = Database(config.db_path)
         self.keys = KeyRing(self.db, list(config.api_keys), list(config.partner_keys))
@@ -136,6 +142,24 @@ class SandboxApp:
                     db, req.principal.scope, key, fingerprint, reply.status, reply.body, connections.utc_now()
                 )
             return reply
+
+    def claim(self, req: Request) -> "Callable[[], None] | None":
+        """Reserve the request's Idempotency-Key until it is answered; None (and nothing
+        to release) when another request holds it. Keys are scoped by credential."""
+        key = (req.headers.get("Idempotency-Key") or "").strip()
+        if not key or req.method in ("GET", "HEAD"):
+            return lambda: None
+        claim = (req.headers.get("Authorization") or "", key)
+        with self._claims_lock:
+            if claim in self._claims:
+                return None
+            self._claims.add(claim)
+
+        def release() -> None:
+            with self._claims_lock:
+                self._claims.discard(claim)
+
+        return release
 
     def close(self) -> None:
         self.db.close()

@@ -83,20 +83,30 @@ class _Handler(BaseHTTPRequestHandler):
             return
         route, params, allowed = app.router.match(self.command, path)
         name = route.name if route else f"{self.command} <unmatched>"
-        fault = app.faults.decide()
-        delay = app.faults.latency_seconds
-        if delay:
-            time.sleep(delay)
-        if fault is not None and fault.kind == "drop_before":
-            self._drop(name, fault)
+        release = app.claim(req)  # before the latency: a retry may arrive meanwhile
+        if release is None:
+            reply = error_reply(ApiError(409, "a request with this Idempotency-Key is still "
+                                         "in progress", key="idempotency_key_in_progress"))
+            app.stats.record(name, "409", None)
+            self._send(reply)
             return
-        if fault is not None and not fault.drops:
-            reply = fault_reply(fault)
-        elif route is None:
-            reply = self._no_route(allowed)
-        else:
-            req.params = params
-            reply = app.execute(route, req)
+        try:
+            fault = app.faults.decide()
+            delay = app.faults.latency_seconds
+            if delay:
+                time.sleep(delay)
+            if fault is not None and fault.kind == "drop_before":
+                self._drop(name, fault)
+                return
+            if fault is not None and not fault.drops:
+                reply = fault_reply(fault)
+            elif route is None:
+                reply = self._no_route(allowed)
+            else:
+                req.params = params
+                reply = app.execute(route, req)
+        finally:
+            release()
         if fault is not None and fault.kind == "drop_after":
             self._drop(name, fault)
             return

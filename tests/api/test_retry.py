@@ -83,9 +83,24 @@ async def test_500_is_retried_only_when_repeating_is_harmless(make_client):
         assert len(script.requests) == 5
 
 
+async def test_409_is_retried_when_repeating_is_harmless(make_client):
+    """A 409 is what a server answers while a request with the same Idempotency-Key is
+    still being processed: the keyed retry then gets the first request's answer."""
+    script = Script(Reply(409), ok(CONNECTION), Reply(409))
+    async with make_client(script) as client:
+        await create(client.for_organization(None))  # keyed: retried
+        assert len(script.requests) == 2
+        assert script.requests[0].headers["Idempotency-Key"] == \
+            script.requests[1].headers["Idempotency-Key"]
+        credential = resolve_credential(client.settings, None)
+        with pytest.raises(PolytomicError):  # no key: the conflict is final
+            await client.send("POST", "/api/connections", credential=credential, json={})
+        assert len(script.requests) == 3
+
+
 @pytest.mark.parametrize(
     ("status", "cls"), [(400, ValidationError), (401, UnauthorizedError), (404, NotFoundError),
-                        (409, PolytomicError), (422, ValidationError)]
+                        (422, ValidationError)]
 )
 async def test_client_errors_are_never_retried(make_client, clock, status, cls):
     script = Script(Reply(status, {"message": "no"}), ok(CONNECTION))

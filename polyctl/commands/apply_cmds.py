@@ -108,11 +108,13 @@ def _run(ctx, operation: str, request, *, planfile: Path | None = None,
     project = make_project(rt, specs=specs, state=state, workspace=workspace,
                            lock_timeout=lock_timeout, parallelism=parallelism)
     with state_lock(rt, project, operation) as backend:
-        current = _recover(rt, project, backend)
+        current, in_flight = _recover(rt, project, backend)
         if planfile is not None:
             from polyctl.engine.planfile import read_plan_file
 
             plan = read_plan_file(rt.root / planfile)
+            if plan.founding_salt and backend.read() is None:
+                current = _founding_state(plan)
             _check_saved_plan(plan, current)
             specs_now = project.load_specs()
         else:
@@ -124,12 +126,12 @@ def _run(ctx, operation: str, request, *, planfile: Path | None = None,
             if not auto_approve and not _approved(rt, operation):
                 rt.out.print(f"{operation.capitalize()} cancelled.", err=True)
                 return 1
-        return _execute(rt, project, backend, plan, current, specs_now, operation)
+        return _execute(rt, project, backend, plan, current, specs_now, operation, in_flight)
 
 
 def _recover(rt, project, backend):
     """Fold an interrupted run's journal into the state and adopt its in-flight creates."""
-    from rich.text import Text
+    from polyctl.render.lines import Line as Text
 
     from polyctl.engine.journal import recover
 
@@ -139,7 +141,7 @@ def _recover(rt, project, backend):
     stored = stored_raw or State.new()
     entries = backend.journal_read()
     if not entries:
-        return stored
+        return stored, []
     recovery = recover(stored, entries)
     state, notes = recovery.state, []
     if any(i.op == "create" for i in recovery.in_flight):
@@ -162,7 +164,16 @@ def _recover(rt, project, backend):
                       f"recorded, {len(recovery.in_flight)} in flight.", style="yellow"), err=True)
     for note in notes:
         rt.out.print(f"  {note}", err=True)
-    return state
+    # what was in flight may still land: this run reuses those Idempotency-Keys
+    return state, recovery.in_flight
+
+
+def _founding_state(plan):
+    """The state a plan made before any state existed was bound to: its lineage, serial
+    0 and the salt of its digests (as a first `terraform apply PLANFILE` founds one)."""
+    from polyctl.state.model import State
+
+    return State(lineage=str(plan.lineage), serial=0, digest_salt=str(plan.founding_salt))
 
 
 def _check_saved_plan(plan, current) -> None:
@@ -175,7 +186,7 @@ def _check_saved_plan(plan, current) -> None:
 
 
 def _approved(rt, operation: str) -> bool:
-    from rich.text import Text
+    from polyctl.render.lines import Line as Text
 
     question = ("Do you really want to destroy all managed connections?" if operation == "destroy"
                 else "Do you want to perform these actions?")
@@ -189,7 +200,7 @@ def _approved(rt, operation: str) -> bool:
 
 def _persist_refresh(rt, project, backend, plan, current, operation: str) -> int:
     """No actions: still record what the refresh learned (drift) in the state."""
-    from rich.text import Text
+    from polyctl.render.lines import Line as Text
 
     from polyctl.engine.records import resource_from_record
 
@@ -208,7 +219,8 @@ def _serial(current, backend) -> int | None:
     return current.serial if backend.read() is not None else None
 
 
-def _execute(rt, project, backend, plan, current, specs_now, operation: str) -> int:
+def _execute(rt, project, backend, plan, current, specs_now, operation: str,
+             in_flight=()) -> int:
     import asyncio
 
     from polyctl.commands.remote import api_settings, open_client
@@ -228,7 +240,8 @@ def _execute(rt, project, backend, plan, current, specs_now, operation: str) -> 
     async def go():
         async with _client_or_none(settings, project.settings.parallelism) as orgs:
             executor = Executor(plan, current, backend, secrets, orgs,
-                                parallelism=project.settings.parallelism, hooks=printer)
+                                parallelism=project.settings.parallelism, hooks=printer,
+                                in_flight=list(in_flight))
             _install_interrupts(executor)
             return await executor.run()
 
@@ -293,7 +306,7 @@ def _install_interrupts(executor) -> None:
 
 
 def _report(rt, result, operation: str) -> int:
-    from rich.text import Text
+    from polyctl.render.lines import Line as Text
 
     rt.out.print("")
     for error in result.errors:

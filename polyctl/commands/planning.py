@@ -47,7 +47,12 @@ def make_plan(rt, project, request: PlanRequest, *, state: State | None = None) 
         raise CommandError("Incompatible options", "--refresh-only needs a refresh; drop "
                            "--no-refresh.")
     specs = project.load_specs()
-    state = state if state is not None else project.read_state()
+    if state is None:
+        stored = project.backend.read()
+        state = stored or project.read_state()
+        founding = stored is None
+    else:
+        founding = False
     refreshed = None
     needs_api = request.refresh and bool(state.resources)
     if needs_api:
@@ -58,6 +63,8 @@ def make_plan(rt, project, request: PlanRequest, *, state: State | None = None) 
                             replace=request.replace))
     if diags.has_errors:
         raise DiagnosticsError(diags.sorted())
+    if founding:
+        plan = dataclasses.replace(plan, founding_salt=state.digest_salt)
     if any(rc.force_delete for rc in plan.changes) and request.refresh:
         plan = _with_dependents(rt, project, plan)
     return PlanResult(plan, specs, state)

@@ -142,6 +142,10 @@ class Plan:
     warnings: tuple[str, ...] = ()
     # The prior state as refreshed (address → record): what apply starts from.
     prior: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Only for a plan made before any state existed: the salt its digests use, so that
+    # `apply FILE` founds the state with it (no stored state can supply it). A plan made
+    # against a stored state never carries it: the salt stays with the state.
+    founding_salt: str | None = None
     format_version: int = PLAN_FORMAT_VERSION
 
     @property

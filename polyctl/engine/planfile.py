@@ -52,6 +52,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "replace": list(plan.replace),
         "warnings": list(plan.warnings),
         "prior": to_json(plan.prior),
+        **({"founding_salt": plan.founding_salt} if plan.founding_salt else {}),
         "drift": [{"address": d.address, "before": to_json(d.before), "after": to_json(d.after),
                    "changes": [_change_to(c) for c in d.changes]} for d in plan.drift],
         "resource_changes": [{
@@ -77,7 +78,7 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         lineage=data["lineage"], serial=data["serial"], mode=Mode(data["mode"]),
         refreshed=data["refreshed"], targets=tuple(data["targets"]),
         replace=tuple(data["replace"]), warnings=tuple(data["warnings"]),
-        prior=from_json(data["prior"]),
+        prior=from_json(data["prior"]), founding_salt=data.get("founding_salt"),
         drift=tuple(Drift(d["address"], from_json(d["before"]), from_json(d["after"]),
                           tuple(_change_from(c) for c in d["changes"])) for d in data["drift"]),
         resource_changes=tuple(ResourceChange(

@@ -177,10 +177,6 @@ def test_killed_mixed_run_converges(pc: Polyctl, org: Org, sandbox, after_writes
     assert not any("#deposed" in a for a in pc.resources())
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: the next run does not reuse the in-flight "
-                   "creates' Idempotency-Keys (apply_cmds._execute never passes "
-                   "recovery.in_flight to Executor), so a request that lands after the "
-                   "recovery's scan makes a duplicate")
 def test_create_still_in_flight_when_the_next_run_starts_is_not_duplicated(
         pc: Polyctl, org: Org, sandbox) -> None:
     specs = _creates(3)

@@ -110,9 +110,6 @@ def test_saved_plan_refused_when_an_unrelated_secret_in_a_create_is_gone(pc: Pol
     assert org.connections() == []
 
 
-@pytest.mark.xfail(strict=True, reason="product bug: with no state yet, apply makes up a new "
-                   "lineage and salt, so every saved plan of a new project is 'stale' "
-                   "(polyctl/commands/apply_cmds.py _run/_recover)")
 def test_saved_plan_for_a_new_project_applies(pc: Polyctl, org: Org) -> None:
     """The CI pipeline's first run: no state yet, `plan --out`, then `apply FILE`."""
     pc.env["TOKEN"] = TOKEN

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 from types_helpers import (
-    ENV_REF, NAMES, PLAN_FILE, TYPE_IDS, display_name, expected_keys, local_name, required_settable,
-    scaffold_block, schema, sensitive, server_owned, settable, diagnostics,
+    ENV_REF, NAMES, PLAN_FILE, TYPE_IDS, diagnostics, display_name, expected_keys, local_name,
+    required_settable, scaffold_block, schema, sensitive, server_owned, settable,
 )
 
 by_type = pytest.mark.parametrize("type_id", TYPE_IDS)
 # types with a settable top-level secret (the apply's spec sets every one of them)
 SECRET_TYPES = [t for t in TYPE_IDS if any(sensitive(n) for n in settable(schema(t)).values())]
-SECRET_SCAN_RUNS = ("validate", "plan", "show_plan", "show_plan_json", "apply", "replan",
+SECRET_SCAN_RUNS = ("validate_scaffolds", "validate", "plan", "show_plan", "show_plan_json", "apply", "replan",
                     "show", "show_json", "state_pull")
 
 

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import polytomic
-import pytest
 import yaml
 from recording_proxy import RecordingProxy
 from types_helpers import diagnostics, invoke, schema, server_owned, write
@@ -141,7 +140,6 @@ def test_server_owned_fields_echoed_back_are_not_drift_and_never_sent(
             assert not owned_keys(type_id) & set(sent.body["configuration"]), sent
         assert invoke("plan", "--detailed-exitcode", cwd=project, env=env).code == 0
     finally:
-        sdk._client_wrapper.httpx_client.httpx_client.close()
         proxy.stop()
 
 

@@ -96,7 +96,11 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
 def write_plan_file(path: Path, plan: Plan) -> None:
     data = json.dumps(plan_to_dict(plan), indent=1).encode()
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise PlanFileError(f"cannot write the plan file {path}: {exc.strerror or exc} "
+                            f"({directory})") from exc
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, data)
@@ -121,7 +125,7 @@ def read_plan_file(path: Path) -> Plan:
     try:
         data = json.loads(raw)
         return plan_from_dict(data)
-    except PlanFileError:
-        raise
+    except PlanFileError as exc:
+        raise PlanFileError(f"{path}: {exc}") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise PlanFileError(f"{path} is not a valid polyctl plan file ({exc})") from exc

@@ -133,6 +133,8 @@ def _plan_resource(address: str, spec: ConnectionSpec | None, cur: ResourceState
                         f"{address} has lifecycle.prevent_destroy set, but the plan calls for "
                         f"it to be replaced ({'; '.join(reasons)}). Remove prevent_destroy "
                         "or undo the change.", location=spec.location, address=address)
+        # the replacement's id is not known until it is created
+        desired = {k: v for k, v in desired.items() if k not in ("id", "organization_id")}
         return ResourceChange(address, Action.REPLACE, before, desired, changes, id=cur.id,
                               replace_reasons=tuple(reasons),
                               create_before_destroy=spec.lifecycle.create_before_destroy,

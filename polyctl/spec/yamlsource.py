@@ -68,6 +68,11 @@ class SourceDoc:
         self.values, self.keys = builder.values, builder.keys
 
 
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column:column + 1] if 0 <= line < len(lines) else ""
+
+
 def _loc(file: str, node: yaml.Node) -> Location:
     mark = node.start_mark
     return Location(file, mark.line + 1, mark.column + 1)
@@ -159,7 +164,10 @@ def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:
         mark = exc.problem_mark or exc.context_mark
         where = Location(display, mark.line + 1, mark.column + 1) if mark else Location(display, 1, 1)
         detail = " ".join(p for p in (exc.context, exc.problem) if p)
-        diags.error("Invalid YAML", detail[:1].upper() + detail[1:] + ".", location=where)
+        detail = detail[:1].upper() + detail[1:] + "."
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            detail += " YAML does not allow tabs for indentation: use spaces."
+        diags.error("Invalid YAML", detail, location=where)
         return None
     except yaml.YAMLError as exc:
         diags.error("Invalid YAML", str(exc), location=Location(display, 1, 1))

@@ -124,8 +124,10 @@ class ThrowawayServer:
                                     f"{(result.stderr or result.stdout).strip()[-500:]}")
 
     def start(self) -> str:
+        _sweep_orphans(self)
         # /tmp, not tempfile.gettempdir(): tests redirect that, and socket paths are short.
         self.root = Path(tempfile.mkdtemp(prefix="polyctl-pg-", dir="/tmp"))
+        (self.root / "owner").write_text(str(os.getpid()))
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
         data = self.root / "data"
@@ -160,6 +162,22 @@ class ThrowawayServer:
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
+
+
+def _sweep_orphans(server: ThrowawayServer) -> None:
+    """Stop and remove servers whose test process died without stopping them (killed)."""
+    for owner in glob.glob("/tmp/polyctl-pg-*/owner"):
+        try:
+            pid = int(Path(owner).read_text())
+            os.kill(pid, 0)
+            continue  # its owner is alive
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue
+        orphan = ThrowawayServer.__new__(ThrowawayServer)
+        orphan.__dict__.update(server.__dict__, root=Path(owner).parent)
+        orphan.stop()
 
 
 def _create_database(admin_url: str, name: str) -> None:

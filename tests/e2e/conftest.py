@@ -59,8 +59,8 @@ def pc(project: Path, sandbox_env: dict[str, str]) -> Iterator[Polyctl]:
 def proxy_for():
     started: list[RecordingProxy] = []
 
-    def make(sandbox, forbid=None) -> RecordingProxy:
-        started.append(RecordingProxy(sandbox.url, forbid))
+    def make(sandbox, forbid=None, hold=None) -> RecordingProxy:
+        started.append(RecordingProxy(sandbox.url, forbid, hold))
         return started[-1]
 
     yield make

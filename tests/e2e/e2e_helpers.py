@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -289,9 +288,5 @@ def api_connection(url: str, *, secret: str | None = None, headers: dict[str, st
     return config
 
 
-def env_without(env: dict[str, str], *names: str) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k not in names}
-
-
 __all__ = ["Org", "Polyctl", "Running", "Result", "api_connection", "connection_requests",
-           "delta", "writes", "wait_until", "os"]
+           "delta", "writes", "wait_until"]

@@ -6,7 +6,9 @@ depend on the credential, so they hit every organization route alike). This prox
 forwards every request unchanged to the real sandbox and records `(method, path,
 started, finished, status)`; `forbid={("GET", "/api/connections")}` makes it answer
 those requests itself with the API's 403 error body instead of forwarding them (the
-only thing it ever invents).
+only thing it ever invents); `hold={("POST", "/api/connections")}` keeps those requests
+back until `release()` — so a test can make a dead client's request land exactly when it
+wants.
 """
 
 from __future__ import annotations
@@ -39,10 +41,14 @@ class Exchange:
 
 
 class RecordingProxy:
-    def __init__(self, upstream: str, forbid: set[tuple[str, str]] | None = None) -> None:
+    def __init__(self, upstream: str, forbid: set[tuple[str, str]] | None = None,
+                 hold: set[tuple[str, str]] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.forbid = set(forbid or ())
+        self.hold = set(hold or ())
+        self._released = threading.Event()
         self.log: list[Exchange] = []
+        self.arrived: list[str] = []  # "METHOD /path" as each request comes in
         self._lock = threading.Lock()
         self._local = threading.local()
         proxy = self
@@ -79,6 +85,10 @@ class RecordingProxy:
         parts = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
+        with self._lock:
+            self.arrived.append(f"{handler.command} {parts.path}")
+        if (handler.command, parts.path.rstrip("/")) in self.hold:
+            self._released.wait(60)
         if (handler.command, parts.path.rstrip("/")) in self.forbid:
             status, headers = 403, {"Content-Type": "application/json"}
             content = json.dumps({"status": 403, "message": "listing connections is not "
@@ -89,15 +99,25 @@ class RecordingProxy:
                 headers={k: v for k, v in handler.headers.items() if k.lower() not in _HOP})
             status, content = response.status_code, response.content
             headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP}
-        handler.send_response(status)
-        for key, value in headers.items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(content)))
-        handler.end_headers()
-        handler.wfile.write(content)
         with self._lock:
             self.log.append(Exchange(handler.command, parts.path, parts.query, started,
                                      time.monotonic(), status))
+        try:
+            handler.send_response(status)
+            for key, value in headers.items():
+                handler.send_header(key, value)
+            handler.send_header("Content-Length", str(len(content)))
+            handler.end_headers()
+            handler.wfile.write(content)
+        except OSError:  # the client is gone (killed): the request was still forwarded
+            handler.close_connection = True
+
+    def release(self) -> None:
+        self._released.set()
+
+    def count_arrived(self, route: str) -> int:
+        with self._lock:
+            return self.arrived.count(route)
 
     def exchanges(self, method: str | None = None, prefix: str = "/api/connections"
                   ) -> list[Exchange]:
@@ -118,7 +138,9 @@ class RecordingProxy:
     def clear(self) -> None:
         with self._lock:
             self.log.clear()
+            self.arrived.clear()
 
     def stop(self) -> None:
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()

@@ -178,21 +178,27 @@ def test_killed_mixed_run_converges(pc: Polyctl, org: Org, sandbox, after_writes
 
 
 def test_create_still_in_flight_when_the_next_run_starts_is_not_duplicated(
-        pc: Polyctl, org: Org, sandbox) -> None:
+        pc: Polyctl, org: Org, sandbox, proxy_for) -> None:
+    """The killed run's creates land only after the next run has recovered and created
+    them again: the next run must reuse their Idempotency-Keys, so they are replays."""
     specs = _creates(3)
     pc.env["CRASH_TOKEN"] = SECRET
     pc.specs(specs)
-    sandbox.set_faults(latency_ms=1500)
-    running = pc.popen("apply", "--auto-approve", "--parallelism", "3")
-    assert wait_until(lambda: sum(e["type"] == "pending" for e in pc.journal()) == 3, timeout=60)
-    time.sleep(0.2)  # the three POSTs are in the sandbox, sleeping before they commit
+    proxy = proxy_for(sandbox, hold={("POST", "/api/connections")})
+    running = pc.popen("apply", "--auto-approve", "--parallelism", "3",
+                       env={"POLYTOMIC_DEPLOYMENT_URL": proxy.url})
+    assert wait_until(lambda: proxy.count_arrived("POST /api/connections") == 3, timeout=60)
     running.kill()
     running.wait()
-    sandbox.set_faults(latency_ms=0)  # new requests are fast; the three keep sleeping
-    rerun = pc("apply", "--auto-approve")
+
+    rerun = pc("apply", "--auto-approve")  # straight to the sandbox: nothing has landed
     assert rerun.code == 0, rerun.output
-    assert wait_until(lambda: sandbox.stats()["by_route"]["POST /api/connections"].get("200", 0)
-                      >= 6, timeout=5)  # the sleeping requests have landed too
+    assert "3 in flight." in rerun.stderr
+    assert "Apply complete! Resources: 3 added" in rerun.stdout
+    proxy.release()  # now the dead run's three requests reach the sandbox
+    assert wait_until(lambda: len(proxy.exchanges("POST")) == 3, timeout=30)
+    assert [e.status for e in proxy.exchanges("POST")] == [200, 200, 200]
     names = Counter(c["name"] for c in org.connections())
     assert names == Counter(block["name"] for block in specs.values()), "duplicate connections"
+    assert {r["id"] for r in pc.resources().values()} == {c["id"] for c in org.connections()}
     pc.assert_no_changes()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from e2e_helpers import Org, Polyctl, api_connection, connection_requests, delta, writes
 
 TOKEN = "saved-plan-token-0a7b"

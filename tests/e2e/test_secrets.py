@@ -147,7 +147,8 @@ def test_secrets_never_leave_memory(pc: Polyctl, org: Org, sandbox) -> None:
     assert not leaks, leaks
 
 
-def test_adopting_an_interrupted_create_stores_no_secret(pc: Polyctl, org: Org, sandbox) -> None:
+def test_adopting_an_interrupted_create_stores_no_secret(pc: Polyctl, org: Org, sandbox,
+                                                         proxy_for) -> None:
     """A create killed in flight lands; before the next run the spec changed (the secret
     was rotated), so the live connection is adopted as it is — its interpolated header
     value must still go into the state as a digest, never as text."""
@@ -156,10 +157,11 @@ def test_adopting_an_interrupted_create_stores_no_secret(pc: Polyctl, org: Org, 
     pc.specs({"h": {"name": "H", "configuration": {
         "url": "https://h.example.com",
         "headers": [{"name": "X-Api-Key", "value": "${env:HEADER_KEY}"}]}}})
+    proxy = proxy_for(sandbox)
     sandbox.set_faults(latency_ms=500)
-    running = pc.popen("apply", "--auto-approve")
-    assert wait_until(lambda: any(e["type"] == "pending" for e in pc.journal()), timeout=60)
-    time.sleep(0.1)
+    running = pc.popen("apply", "--auto-approve", env={"POLYTOMIC_DEPLOYMENT_URL": proxy.url})
+    # killed once its create has reached the sandbox (where it sleeps, then commits)
+    assert wait_until(lambda: proxy.count_arrived("POST /api/connections") == 1, timeout=60)
     running.signal(signal.SIGKILL)
     running.wait()
     assert wait_until(lambda: len(org.connections()) == 1, timeout=5)  # it landed

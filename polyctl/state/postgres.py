@@ -62,7 +62,9 @@ T = TypeVar("T")
 
 
 class PostgresStateBackend:
-    """`StateBackend` over PostgreSQL; `url` may carry `?schema=NAME` (default polyctl)."""
+    """`StateBackend` over PostgreSQL. A `?schema=NAME` in `url` wins over `schema`
+    (so one setting, e.g. POLYCTL_STATE, says everything). Nothing connects until the
+    first call; the tables are created or migrated then."""
 
     def __init__(self, url: str, *, workspace: str = "default",
                  schema: str = DEFAULT_SCHEMA) -> None:
@@ -110,6 +112,7 @@ class PostgresStateBackend:
             except driver().OperationalError:
                 if not (retry and conn is self._data and conn.broken):
                     raise
+            conn.close()
             self._data = None
             with self._data_session().transaction():
                 return work(self._data)

@@ -104,9 +104,13 @@ def _run(ctx, operation: str, request, *, planfile: Path | None = None,
     from polyctl.commands.locking import state_lock
     from polyctl.commands.planning import make_plan, show_plan
 
+    from polyctl.commands.remote import api_settings
+
     rt = ctx.obj
     project = make_project(rt, specs=specs, state=state, workspace=workspace,
                            lock_timeout=lock_timeout, parallelism=parallelism)
+    if planfile is None:
+        api_settings(rt, project)  # no credentials: say so now, not after showing a plan
     with state_lock(rt, project, operation) as backend:
         current, in_flight = _recover(rt, project, backend)
         if planfile is not None:

@@ -51,8 +51,10 @@ def describe_error(exc: BaseException) -> "list[Line] | None":
     if isinstance(exc, PlanFileError):
         return render_error("Invalid plan file", str(exc))
     if "polyctl.api" in sys.modules:
-        from polyctl.api import PolytomicError
+        from polyctl.api import NoCredentialsError, PolytomicError
 
+        if isinstance(exc, NoCredentialsError):
+            return render_error("No Polytomic credentials", str(exc))
         if isinstance(exc, PolytomicError):
             return render_error("Polytomic API error", str(exc))
     if isinstance(exc, OSError):

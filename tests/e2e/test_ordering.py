@@ -108,13 +108,11 @@ def test_parallelism_bounds_requests_in_flight(pc: Polyctl, org: Org, sandbox, p
     pc.specs(batch("q"), file="q.yaml")
     pc.apply("--parallelism", "8")
     posts = proxy.exchanges("POST")
-    fast = span(posts)
     assert len(posts) == 8
     assert proxy.max_in_flight(posts) > 2
-    # 8 creates at 150 ms, 2 at a time, cannot take less than four rounds; 8 at a time
-    # overlap (timing comparisons beyond that are left out: CI machines are noisy)
+    # 8 creates at 150 ms, 2 at a time, cannot take less than four rounds (how much
+    # faster 8 at a time is depends on the machine's load: their overlap is the proof)
     assert slow >= 4 * 0.150
-    assert fast < slow
     assert len(org.connections()) == 16
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 
-from e2e_helpers import Org, Polyctl, api_connection, wait_until, write, writes
+from e2e_helpers import Org, Polyctl, api_connection, wait_until, write
 
 LITERAL = "literal-pw-Q1w2"
 FROM_ENV = "env-token-E3r4"
@@ -68,7 +67,7 @@ def _specs(pc: Polyctl, url: str = "https://s.example.com") -> None:
         """)
 
 
-def test_secrets_never_leave_memory(pc: Polyctl, org: Org, sandbox) -> None:
+def test_secrets_never_leave_memory(pc: Polyctl, org: Org, sandbox, proxy_for) -> None:
     pc.env.update(TOKEN=FROM_ENV, HEADER_KEY=HEADER_ENV)
     pc.secrets |= {LITERAL, FROM_ENV, FROM_FILE, HEADER_ENV, PG_PASSWORD, OAUTH, OUTSIDE, ROTATED}
     _specs(pc)
@@ -109,19 +108,17 @@ def test_secrets_never_leave_memory(pc: Polyctl, org: Org, sandbox) -> None:
     stale = pc("apply", "second.json")
     assert stale.code == 1 and "stale" in stale.output.lower()
     pc.apply("--replace", "connection.oauth")
-    sandbox.set_faults(latency_ms=300)
     pc.specs({"late": {"name": "Late", "configuration": api_connection(
         "https://late.example.com", secret="${env:TOKEN}")}}, file="late.yaml")
-    base = writes(sandbox.stats())
-    running = pc.popen("apply", "--auto-approve", "--replace", "connection.env")
-    assert wait_until(lambda: writes(sandbox.stats()) > base, timeout=60)
-    time.sleep(0.05)
+    proxy = proxy_for(sandbox, hold={("POST", "/api/connections")})
+    running = pc.popen("apply", "--auto-approve", "--replace", "connection.env",
+                       env={"POLYTOMIC_DEPLOYMENT_URL": proxy.url})
+    assert wait_until(lambda: proxy.count_arrived("POST /api/connections") >= 1, timeout=60)
     running.signal(signal.SIGKILL)
     running.wait()
     assert pc.journal(), "the crash should leave a journal to scan"
     assert not pc.leaked_secrets()
-    time.sleep(0.4)  # let its requests land (racing them is test_crash's business)
-    sandbox.set_faults(latency_ms=0)
+    proxy.release()
     pc.apply()
     pc.assert_no_changes()
 
@@ -157,15 +154,13 @@ def test_adopting_an_interrupted_create_stores_no_secret(pc: Polyctl, org: Org, 
     pc.specs({"h": {"name": "H", "configuration": {
         "url": "https://h.example.com",
         "headers": [{"name": "X-Api-Key", "value": "${env:HEADER_KEY}"}]}}})
-    proxy = proxy_for(sandbox)
-    sandbox.set_faults(latency_ms=500)
+    proxy = proxy_for(sandbox, hold={("POST", "/api/connections")})
     running = pc.popen("apply", "--auto-approve", env={"POLYTOMIC_DEPLOYMENT_URL": proxy.url})
-    # killed once its create has reached the sandbox (where it sleeps, then commits)
     assert wait_until(lambda: proxy.count_arrived("POST /api/connections") == 1, timeout=60)
-    running.signal(signal.SIGKILL)
+    running.signal(signal.SIGKILL)  # its create is in flight
     running.wait()
-    assert wait_until(lambda: len(org.connections()) == 1, timeout=5)  # it landed
-    sandbox.set_faults(latency_ms=0)
+    proxy.release()
+    assert wait_until(lambda: len(org.connections()) == 1, timeout=30)  # it landed
 
     pc.env["HEADER_KEY"] = ROTATED
     rerun = pc("apply", "--auto-approve")

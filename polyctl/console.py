@@ -11,7 +11,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Iterable, Mapping
+from typing import IO, TYPE_CHECKING, Iterable, Mapping
 
 if TYPE_CHECKING:  # rich is imported when output is first built: --help stays fast
     from rich.console import Console

@@ -3,36 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+
+from polyctl.resource import Dependent
 
 __all__ = ["Dependent", "is_masked", "generate_idempotency_key"]
-
-
-@dataclass(frozen=True)
-class Dependent:
-    """Something that uses a connection: a model, a model sync or a bulk sync.
-
-    ``str()`` is the Terraform provider's wording, so messages read the same:
-    ``model "Users" (7c1d…)``.
-    """
-
-    type: str
-    name: str
-    id: str
-
-    def __str__(self) -> str:
-        return f'{self.type} "{self.name}" ({self.id})'
-
-    @classmethod
-    def from_mapping(cls, item: Mapping[str, Any]) -> Dependent:
-        """Build from a loosely shaped server object; missing fields become ``""``."""
-        return cls(
-            type=str(item.get("type") or ""),
-            name=str(item.get("name") or ""),
-            id=str(item.get("id") or ""),
-        )
 
 
 def is_masked(value: object) -> bool:

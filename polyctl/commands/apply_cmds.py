@@ -227,7 +227,7 @@ def _execute(rt, project, backend, plan, current, specs_now, operation: str,
              in_flight=()) -> int:
     import asyncio
 
-    from polyctl.commands.remote import api_settings, open_client
+    from polyctl.commands.remote import api_settings
     from polyctl.engine.apply import Executor
     from polyctl.engine.payload import SecretSource, StalePlanError
     from polyctl.render.progress import ProgressPrinter

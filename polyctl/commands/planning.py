@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from polyctl.diagnostics import DiagnosticsError
-from polyctl.engine.plan import Action, Dependent, Mode, Plan
+from polyctl.engine.plan import Action, Mode, Plan
 from polyctl.render.diagnostics import render_diagnostics
 from polyctl.spec.model import SpecSet
 from polyctl.state.model import State
@@ -97,7 +97,7 @@ def _with_dependents(rt, project, plan: Plan) -> Plan:
             for rc in forced:
                 org = orgs((rc.before or {}).get("organization"))
                 found = await org.find_dependents(rc.id)
-                out[rc.address] = tuple(Dependent(d.type, d.name, d.id) for d in found)
+                out[rc.address] = tuple(found)
             return out
 
     dependents = run_async(go())

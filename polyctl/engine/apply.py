@@ -175,7 +175,7 @@ class Executor:
             await self.journal.append({
                 "type": "done", "address": op.address, "op": op.kind.value,
                 "set": {a: (r.to_json() if r else None) for a, r in changes.items()}})
-        except OSError as exc:
+        except (OSError, StateWriteError) as exc:
             self._journal_broken = exc
             return self._fail(op, started, "the API call succeeded but could not be recorded "
                                            f"durably ({exc}); stopping")
@@ -233,7 +233,7 @@ class Executor:
                 "idempotency_key": key, "request_digest": digest,
                 "name": record.get("name", ""), "conn_type": record.get("type", ""),
                 "organization": record.get("organization")})
-        except OSError as exc:
+        except (OSError, StateWriteError) as exc:
             self._journal_broken = exc
             raise _JournalFailure(exc) from exc
         return key

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from polyctl.diagnostics import AttrPath
+from polyctl.resource import Dependent  # noqa: F401  (part of the plan model)
 
 PLAN_FORMAT_VERSION = 1
 
@@ -56,18 +57,6 @@ class AttributeChange:
     kind: str = "update"  # update | add | remove (set/list elements and mapping keys)
     sensitive: bool = False
     forces_replacement: bool = False
-
-
-@dataclass(frozen=True)
-class Dependent:
-    """Something that depends on a connection and a forced delete would cascade to."""
-
-    type: str
-    name: str
-    id: str
-
-    def __str__(self) -> str:
-        return f'{self.type} "{self.name}" ({self.id})'
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,7 @@ def render_change(rc: ResourceChange, out: _Writer) -> None:
     out.line(0, " ", "}")
     if rc.force_delete and rc.action in (Action.DELETE, Action.REPLACE):
         if rc.dependents:
-            out.raw(f"  # force_destroy: these dependents will be cascade-deleted:", style="red")
+            out.raw("  # force_destroy: these dependents will be cascade-deleted:", style="red")
             for dep in rc.dependents:
                 out.raw(f"  #   - {dep}", style="red")
         else:

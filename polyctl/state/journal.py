@@ -93,7 +93,7 @@ class Journal:
                                     path=str(self.path)) from exc
         lines = raw.split(b"\n")
         # Without a final newline the last line is torn; with one, the last item is b"".
-        complete, tail = lines[:-1], lines[-1]
+        complete = lines[:-1]
         entries = []
         for number, line in enumerate(complete, start=1):
             try:

@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from polyctl.commands.bulk import collector_paused
 from polyctl.commands.errors import CommandError
 from polyctl.commands.options import (
     LockTimeoutOpt, ParallelismOpt, ReplaceOpt, SpecsOpt, StateOpt, TargetOpt, WorkspaceOpt,
@@ -112,7 +113,8 @@ def _run(ctx, operation: str, request, *, planfile: Path | None = None,
     if planfile is None:
         api_settings(rt, project)  # no credentials: say so now, not after showing a plan
     with state_lock(rt, project, operation) as backend:
-        current, in_flight = _recover(rt, project, backend)
+        with collector_paused():
+            current, in_flight = _recover(rt, project, backend)
         if planfile is not None:
             from polyctl.engine.planfile import read_plan_file
 
@@ -234,8 +236,9 @@ def _execute(rt, project, backend, plan, current, specs_now, operation: str,
 
     needs_api = any(rc.action.value not in ("state-only", "no-op") for rc in plan.changes)
     settings = api_settings(rt, project) if needs_api else None
-    secrets = SecretSource(specs_now, current.digest_salt)
-    _check_secrets(plan, secrets, StalePlanError)
+    with collector_paused():
+        secrets = SecretSource(specs_now, current.digest_salt)
+        _check_secrets(plan, secrets, StalePlanError)
     if backend.read() is None:  # first apply: the state must exist for the CAS write
         backend.write(current, expected_serial=None)
     printer = ProgressPrinter(rt.out, live=rt.env.is_tty(rt.env.stdout) and not rt.no_color)

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from polyctl.commands.bulk import collector_paused
 from polyctl.commands.options import (
     JsonOpt, RefreshSchemasOpt, ReplaceOpt, SpecsOpt, StateOpt, TargetOpt, WorkspaceOpt,
     display_path, make_project,
@@ -28,8 +29,10 @@ def validate(
 
     rt = ctx.obj
     try:
-        project = make_project(rt, specs=specs, offline=offline, refresh_schemas=refresh_schemas)
-        spec_set = project.load_specs()
+        with collector_paused():
+            project = make_project(rt, specs=specs, offline=offline,
+                                   refresh_schemas=refresh_schemas)
+            spec_set = project.load_specs()
     except DiagnosticsError as exc:
         if json_out:
             errors = sum(d.severity.value == "error" for d in exc.diagnostics)

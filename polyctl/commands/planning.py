@@ -6,6 +6,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 
+from polyctl.commands.bulk import collector_paused
 from polyctl.diagnostics import DiagnosticsError
 from polyctl.engine.plan import Action, Mode, Plan
 from polyctl.render.diagnostics import render_diagnostics
@@ -35,6 +36,7 @@ class PlanResult:
     state: State
 
 
+@collector_paused()
 def make_plan(rt, project, request: PlanRequest, *, state: State | None = None) -> PlanResult:
     """Load specs and state, refresh if asked (and there is anything to refresh), plan."""
     from polyctl.commands.errors import CommandError
@@ -106,6 +108,7 @@ def _with_dependents(rt, project, plan: Plan) -> Plan:
         for rc in plan.resource_changes))
 
 
+@collector_paused()
 def show_plan(rt, project, plan: Plan, *, json_out: bool = False) -> None:
     from polyctl.render.plan_text import render_plan, render_warnings
 

@@ -110,7 +110,7 @@ def _with_dependents(rt, project, plan: Plan) -> Plan:
 
 @collector_paused()
 def show_plan(rt, project, plan: Plan, *, json_out: bool = False) -> None:
-    from polyctl.render.plan_text import render_plan, render_warnings
+    from polyctl.render.plan_text import plan_pieces, render_warnings
 
     if json_out:
         from polyctl.render.plan_json import plan_to_json
@@ -119,7 +119,14 @@ def show_plan(rt, project, plan: Plan, *, json_out: bool = False) -> None:
         rt.out.lines(render_diagnostics(project.warnings), err=True)
         return
     rt.out.lines(render_diagnostics(project.warnings), err=True)
-    rt.out.lines(render_plan(plan))
+    batch: list = []
+    for piece in plan_pieces(plan):  # print as rendered: 10,000 creates are 250,000 lines
+        batch += piece
+        if len(batch) >= 2000:
+            rt.out.lines(batch)
+            batch = []
+    if batch:
+        rt.out.lines(batch)
     warnings = render_warnings(plan)
     if warnings:
         rt.out.print("")

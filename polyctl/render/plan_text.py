@@ -15,7 +15,7 @@ Reads only the `Plan` model (the same one the JSON view serialises). Produces
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from polyctl.render.lines import Line
 
@@ -71,6 +71,11 @@ class _Writer:
 
     def raw(self, text: str = "", style: str = "") -> None:
         self.lines.append(Line(text, style=style))
+
+    def take(self) -> list[Line]:
+        """The lines so far, handed over (the writer starts empty again)."""
+        lines, self.lines = self.lines, []
+        return lines
 
 
 class _Differ:
@@ -272,6 +277,12 @@ def render_drift(drift: Iterable[Drift], out: _Writer) -> None:
 
 
 def render_plan(plan: Plan) -> list[Line]:
+    return [line for piece in plan_pieces(plan) for line in piece]
+
+
+def plan_pieces(plan: Plan) -> Iterator[list[Line]]:
+    """`render_plan`'s lines in pieces — the drift, the legend, then one piece per change —
+    so that a plan of 10,000 changes is printed as it is rendered, never held whole."""
     out = _Writer()
     render_drift(plan.drift, out)
     if plan.mode is Mode.REFRESH_ONLY:
@@ -280,7 +291,8 @@ def render_plan(plan: Plan) -> list[Line]:
                     "these. Applying it records these changes in the state.")
         else:
             out.raw("No changes. Your state matches the Polytomic connections.", style="bold green")
-        return out.lines
+        yield out.take()
+        return
     if plan.drift and plan.changes:
         out.raw("Unless you have made equivalent changes to your specs, the changes below "
                 "will undo them.")
@@ -288,7 +300,8 @@ def render_plan(plan: Plan) -> list[Line]:
     changes = plan.changes
     if not changes:
         out.raw("No changes. Your Polytomic connections match the specs.", style="bold green")
-        return out.lines
+        yield out.take()
+        return
     symbols = sorted({rc.action for rc in changes}, key=lambda a: list(Action).index(a))
     out.raw("Resource actions are indicated with the following symbols:")
     legend = {Action.CREATE: ("+", "create"), Action.UPDATE: ("~", "update in-place"),
@@ -307,11 +320,13 @@ def render_plan(plan: Plan) -> list[Line]:
     out.raw()
     out.raw("polyctl will perform the following actions:")
     out.raw()
+    yield out.take()
     for rc in changes:
         render_change(rc, out)
+        yield out.take()
     s = plan.summary
     out.raw(f"Plan: {s.add} to add, {s.change} to change, {s.destroy} to destroy.", style="bold")
-    return out.lines
+    yield out.take()
 
 
 def render_warnings(plan: Plan) -> list[Line]:

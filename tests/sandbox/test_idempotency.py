@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -79,9 +80,29 @@ def test_concurrent_retries_with_one_key_create_once(sandbox: Any, make_client: 
         t.start()
     for t in threads:
         t.join()
-    assert {r.status_code for r in results} == {200}
-    assert len({r.content for r in results}) == 1
+    # One does the work; the others get its answer replayed, or — while it is still
+    # running — 409 "in progress" (which clients retry into the replay).
+    ok = [r for r in results if r.status_code == 200]
+    assert ok and {r.status_code for r in results} <= {200, 409}
+    assert all(r.json()["key"] == "idempotency_key_in_progress"
+               for r in results if r.status_code == 409)
+    assert len({r.content for r in ok}) == 1
     assert len(clients[0].get("/api/connections").json()["data"]) == 1
+    assert _create(clients[0], "racing-key").content == ok[0].content  # settled: a replay
+
+
+def test_a_key_in_progress_is_answered_409(sandbox: Any, client: Any, make_client: Any) -> None:
+    sandbox.set_faults(latency_ms=800)
+    first: list[httpx.Response] = []
+    slow = threading.Thread(target=lambda: first.append(_create(client, "slow-key")))
+    slow.start()
+    time.sleep(0.3)  # the first request is in the sandbox, sleeping before its work
+    sandbox.set_faults(latency_ms=0)
+    second = _create(make_client(sandbox), "slow-key")
+    slow.join()
+    assert second.status_code == 409 and second.json()["key"] == "idempotency_key_in_progress"
+    assert first[0].status_code == 200
+    assert len(client.get("/api/connections").json()["data"]) == 1
 
 
 def test_replay_survives_a_restart(make_sandbox: Any, make_client: Any) -> None:

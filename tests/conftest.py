@@ -90,3 +90,18 @@ def sandbox(tmp_path: Path):
 @pytest.fixture
 def sandbox_env(sandbox) -> dict[str, str]:
     return {"POLYTOMIC_DEPLOYMENT_URL": sandbox.url, "POLYTOMIC_API_KEY": sandbox.api_key}
+
+
+def pytest_addoption(parser) -> None:
+    # Here, not in a sub-conftest: options must be known before the test folders load.
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the heavier sizes (tests marked slow)")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="heavier size: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -87,8 +87,8 @@ def _merge(live: Any, prior: Any, salt: str, attr: Attribute | None) -> Any:
         item_attr = attr.item if attr is not None and attr.kind in ("list", "set") else None
         prior_list = prior if isinstance(prior, list) else []
         if attr is not None and attr.is_set:
-            return [_merge(v, _counterpart(v, prior_list, salt, item_attr), salt, item_attr)
-                    for v in live]
+            keys: list[str | None] = [None] * len(prior_list)  # filled as needed
+            return [_merge_element(v, prior_list, keys, salt, item_attr) for v in live]
         return [_merge(v, prior_list[i] if i < len(prior_list) else _MISSING, salt, item_attr)
                 for i, v in enumerate(live)]
     return live
@@ -107,14 +107,20 @@ def _child(attr: Attribute | None, key: str) -> Attribute | None:
     return attr.fields.get(key)
 
 
-def _counterpart(live: Any, prior: list, salt: str, attr: Attribute | None) -> Any:
-    """The prior set element `live` corresponds to: identical once concealed, else the
-    one with the same `name` (so a changed secret inside a named element stays secret)."""
-    for candidate in prior:
-        if canonical_key(_merge(live, candidate, salt, attr)) == canonical_key(candidate):
-            return candidate
+def _merge_element(live: Any, prior: list, keys: list[str | None], salt: str,
+                   attr: Attribute | None) -> Any:
+    """A live set element merged with the prior element it corresponds to: the one it is
+    identical to once concealed, else the one with the same `name` (so a changed secret
+    inside a named element stays secret), else none. `keys` caches the prior elements'
+    canonical keys across the elements of one set."""
+    for i, candidate in enumerate(prior):
+        merged = _merge(live, candidate, salt, attr)
+        if keys[i] is None:
+            keys[i] = canonical_key(candidate)
+        if canonical_key(merged) == keys[i]:
+            return merged  # _merge is pure: this is what merging with it again gives
     if isinstance(live, dict) and "name" in live:
         for candidate in prior:
             if isinstance(candidate, dict) and candidate.get("name") == live["name"]:
-                return candidate
-    return _MISSING
+                return _merge(live, candidate, salt, attr)
+    return _merge(live, _MISSING, salt, attr)

@@ -197,7 +197,7 @@ def _apply_ignore_changes(desired: dict[str, Any], prior: dict[str, Any],
                           ignore: tuple[str, ...]) -> dict[str, Any]:
     if not ignore:
         return desired
-    out = copy.deepcopy(desired)
+    out = dict(desired)  # _copy_path copies each dict it changes: `desired` stays as it was
     for item in ignore:
         if item == "all":
             out["name"] = prior["name"]
@@ -220,6 +220,8 @@ def _copy_path(src: dict[str, Any], dst: dict[str, Any], parts: list[str]) -> No
             if not isinstance(s, dict):
                 return
             d[part] = {}
+        elif isinstance(d[part], dict):
+            d[part] = dict(d[part])  # copy on write: the caller's dicts are never changed
         d = d[part]
     last = parts[-1]
     if not isinstance(d, dict):

@@ -144,6 +144,9 @@ def run(argv: list[str], env: Environment | None = None) -> int:
                 cleanup()
             except Exception:  # pragma: no cover - best effort on the way out
                 pass
+        from polyctl.commands.bulk import release_frozen
+
+        release_frozen()
 
 
 def _fallback(rt: Runtime) -> Output:

@@ -10,6 +10,9 @@ Every API request is recorded as pending in the journal (with its Idempotency-Ke
 before it is sent, and as done (with the resulting state change) before it is
 reported; the state is written once at the end. One failed operation never stops
 the others; Ctrl-C (`cancel()`) stops new operations and lets running ones finish.
+A create that failed in a way that does not prove the server did nothing (a lost
+answer, a 5xx, a 408/409) stays in the journal as pending once the state is written,
+so the next run adopts what it may have created instead of creating it again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from polyctl.api import ConnectionInUseError, NotFoundError, OrgClient, PolytomicError
+from polyctl.api import (
+    ConnectionInUseError, NetworkError, NotFoundError, OrgClient, PolytomicError, ServerError,
+)
 from polyctl.engine.hooks import ApplyHooks, Operation, OpKind, Outcome
 from polyctl.engine.journal import InFlight, JournalWriter, begin_entry
 from polyctl.engine.payload import SecretSource, StalePlanError, request_body, request_digest
@@ -93,6 +98,8 @@ class Executor:
         self.outcomes: list[tuple[Operation, Outcome]] = []
         self._journal_broken: BaseException | None = None
         self._created: set[str] = set()
+        self._pending_entries: dict[tuple[str, str], dict[str, Any]] = {}
+        self._unsettled: list[dict[str, Any]] = []  # pending entries of maybe-done creates
 
     # -- public ---------------------------------------------------------------------
 
@@ -169,6 +176,9 @@ class Executor:
         except _JournalFailure as exc:
             return self._fail(op, started, f"could not record the operation durably: {exc}")
         except (PolytomicError, StalePlanError) as exc:
+            entry = self._pending_entries.get((op.address, op.kind.value))
+            if op.kind is OpKind.CREATE and entry is not None and _outcome_unknown(exc):
+                self._unsettled.append(entry)
             return self._fail(op, started, _message(exc, op))
         self._apply(changes)  # in memory first: a failed journal write must not lose it
         try:
@@ -227,12 +237,13 @@ class Executor:
         previous = self.reusable.get((op.address, op.kind.value))
         key = previous.idempotency_key if previous and previous.request_digest == digest \
             else str(uuid.uuid4())
+        entry = {"type": "pending", "address": op.address, "op": op.kind.value,
+                 "idempotency_key": key, "request_digest": digest,
+                 "name": record.get("name", ""), "conn_type": record.get("type", ""),
+                 "organization": record.get("organization")}
         try:
-            await self.journal.append({
-                "type": "pending", "address": op.address, "op": op.kind.value,
-                "idempotency_key": key, "request_digest": digest,
-                "name": record.get("name", ""), "conn_type": record.get("type", ""),
-                "organization": record.get("organization")})
+            await self.journal.append(entry)
+            self._pending_entries[(op.address, op.kind.value)] = entry
         except (OSError, StateWriteError) as exc:
             self._journal_broken = exc
             raise _JournalFailure(exc) from exc
@@ -263,7 +274,7 @@ class Executor:
                              sorted(self.errors, key=lambda e: e.address), self.cancelled)
         if final.resources == self.state.resources:
             if self._journal_broken is None:
-                self.backend.journal_clear()
+                self._settle_journal(self.state)
             return result
         final = final.next()
         try:
@@ -275,8 +286,18 @@ class Executor:
             return result
         result.state, result.written = final, True
         if self._journal_broken is None:
-            self.backend.journal_clear()
+            self._settle_journal(final)
         return result
+
+    def _settle_journal(self, stored: State) -> None:
+        """The journal is folded into `stored`: clear it, unless some creates may have
+        happened. Those are recorded again as pending against `stored` (a new "begin"
+        section: the older entries no longer apply), so the next run adopts what they
+        created, or reuses their Idempotency-Keys."""
+        if self._unsettled:
+            self.backend.journal_append([begin_entry(stored), *self._unsettled])
+        else:
+            self.backend.journal_clear()
 
 
 def _emergency_copy(backend: StateBackend, state: State, reason: str):
@@ -290,6 +311,12 @@ def _emergency_copy(backend: StateBackend, state: State, reason: str):
 
 class _JournalFailure(Exception):
     pass
+
+
+def _outcome_unknown(exc: BaseException) -> bool:
+    """Whether the server may have acted although the request failed."""
+    return isinstance(exc, (NetworkError, ServerError)) or (
+        isinstance(exc, PolytomicError) and exc.status in (408, 409))
 
 
 def _message(exc: BaseException, op: Operation) -> str:

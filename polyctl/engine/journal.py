@@ -12,8 +12,9 @@ end. Entries (never a secret in them):
                                                                it succeeded; state changes
 
 `recover` folds the journal of a run that did not finish into its state, and returns
-the operations that were in flight, so the next run can adopt what they created and
-reuse their Idempotency-Keys. `JournalWriter` batches concurrent appends into one
+the operations that were in flight (a run that finished with creates of unknown
+outcome leaves them pending, in a "begin" section of their own), so the next run can
+adopt what they created and reuse their Idempotency-Keys. `JournalWriter` batches concurrent appends into one
 fsync (group commit), off the event loop.
 """
 
@@ -65,6 +66,8 @@ def recover(state: State, entries: list[dict[str, Any]]) -> Recovery:
         kind = entry.get("type")
         if kind == "begin":
             active = entry.get("lineage") == state.lineage and entry.get("serial") == state.serial
+            if active:  # a new section carries forward whatever is still unsettled
+                pending.clear()
             continue
         if not active:
             continue  # a journal of a state already written (crash before the clear)

@@ -254,6 +254,10 @@ class Running:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
 
+    def stderr_so_far(self) -> str:
+        with open(self._err.name, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
     def wait(self, timeout: float = 300) -> Result:
         try:
             self.proc.wait(timeout=timeout)

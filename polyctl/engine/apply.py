@@ -150,36 +150,47 @@ class Executor:
         return first, second
 
     async def _run_units(self, units: list[_Unit]) -> None:
+        # `parallelism` operations at a time talk to the API; recording a finished one
+        # durably (its journal entry's fsync) does not hold a slot the next one could use
         gate = asyncio.Semaphore(self.parallelism)
 
         async def run(unit: _Unit) -> None:
-            async with gate:
-                failed = False
-                for op, rc in unit.ops:
+            failed = False
+            for op, rc in unit.ops:
+                async with gate:
                     # a deposed object is deleted only once its replacement exists
                     if failed or self.cancelled or self._journal_broken is not None or (
                             op.deposed and rc.address not in self._created):
                         self._record(op, Outcome(False, 0.0, skipped=True,
                                                  error="not attempted"))
                         continue
-                    failed = not await self._execute(op, rc)
+                    started = time.monotonic()
+                    performed = await self._call(op, rc, started)
+                failed = performed is None or not await self._settle(op, started, *performed)
 
         await asyncio.gather(*(run(u) for u in units))
 
     # -- one operation --------------------------------------------------------------
 
-    async def _execute(self, op: Operation, rc: ResourceChange) -> bool:
+    async def _call(self, op: Operation, rc: ResourceChange, started: float
+                    ) -> tuple[dict[str, ResourceState | None], str | None] | None:
+        """Perform the operation: its changes and new id, or None once its failure is
+        recorded."""
         self.hooks.operation_started(op)
-        started = time.monotonic()
         try:
-            changes, new_id = await self._perform(op, rc)
+            return await self._perform(op, rc)
         except _JournalFailure as exc:
-            return self._fail(op, started, f"could not record the operation durably: {exc}")
+            self._fail(op, started, f"could not record the operation durably: {exc}")
         except (PolytomicError, StalePlanError) as exc:
             entry = self._pending_entries.get((op.address, op.kind.value))
             if op.kind is OpKind.CREATE and entry is not None and _outcome_unknown(exc):
                 self._unsettled.append(entry)
-            return self._fail(op, started, _message(exc, op))
+            self._fail(op, started, _message(exc, op))
+        return None
+
+    async def _settle(self, op: Operation, started: float,
+                      changes: dict[str, ResourceState | None], new_id: str | None) -> bool:
+        """Record a performed operation durably, then report it."""
         self._apply(changes)  # in memory first: a failed journal write must not lose it
         try:
             await self.journal.append({

@@ -26,6 +26,13 @@ from polyctl.spec.model import address_of
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 
+# Bounds on what a spec file may be, so that hostile or broken input is a located error
+# rather than a crash deep in later code or a run that never ends: nesting (Polytomic
+# configurations need about ten levels) and the values a document expands to through
+# aliases (`&a [*b, *b, …]` nine levels down is a billion values).
+MAX_DEPTH = 100
+MAX_VALUES = 1_000_000
+
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -84,9 +91,45 @@ class _Builder:
         self.diags = diags
         self.values: dict[AttrPath, Location] = {}
         self.keys: dict[AttrPath, Location] = {}
+        # An aliased node is built once and shared, as the fast reader does; `total`
+        # counts the values the document expands to.
+        self._built: dict[int, tuple[Any, int]] = {}
+        self._open: set[int] = set()
+        self.total = 0
+        self._too_big = False
 
     def build(self, node: yaml.Node, path: AttrPath) -> Any:
         self.values[path] = _loc(self.file, node)
+        done = self._built.get(id(node))
+        if done is not None:
+            self._count(done[1], node)
+            return done[0]
+        if id(node) in self._open:
+            self.diags.error("Invalid YAML", "An alias refers to a collection that contains "
+                             "it: the value would be infinite.", location=_loc(self.file, node))
+            return None
+        if len(path) > MAX_DEPTH:
+            self.diags.error("Invalid YAML", f"The document is nested more than {MAX_DEPTH} "
+                             "levels deep.", location=_loc(self.file, node))
+            return None
+        before = self.total
+        self._open.add(id(node))
+        try:
+            value = self._value(node, path)
+        finally:
+            self._open.discard(id(node))
+        self._count(1, node)
+        self._built[id(node)] = (value, self.total - before)
+        return value
+
+    def _count(self, values: int, node: yaml.Node) -> None:
+        self.total += values
+        if self.total > MAX_VALUES and not self._too_big:
+            self._too_big = True
+            self.diags.error("Invalid YAML", f"The document expands to more than {MAX_VALUES:,} "
+                             "values (through aliases).", location=_loc(self.file, node))
+
+    def _value(self, node: yaml.Node, path: AttrPath) -> Any:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -101,9 +144,11 @@ class _Builder:
             return None
         except (ValueError, TypeError, KeyError, AttributeError):
             # PyYAML's constructors raise these for an explicit tag the text does not fit
-            # (`!!int many`, `!!bool maybe`, `!!timestamp soon`).
+            # (`!!int many`, `!!bool maybe`, `!!timestamp soon`), or an integer with more
+            # digits than Python converts.
+            shown = node.value if len(node.value) <= 40 else node.value[:40] + "…"
             self.diags.error("Invalid YAML value",
-                             f'"{node.value}" is not a valid {node.tag.rpartition(":")[2]}.',
+                             f'"{shown}" is not a valid {node.tag.rpartition(":")[2]}.',
                              location=_loc(self.file, node))
             return None
 
@@ -156,8 +201,11 @@ def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:
         return SourceDoc(display, data, keys=shallow_keys, text=text)
     except _Unusual:
         pass  # the slow reader handles (and reports) the unusual
-    except (yaml.YAMLError, RecursionError):
-        pass  # the slow reader reports syntax errors with their place
+    except _TooBig as exc:
+        diags.error("Invalid YAML", str(exc), location=_mark_loc(display, exc.mark))
+        return None
+    except (yaml.YAMLError, RecursionError, ValueError):
+        pass  # the slow reader reports syntax errors (and unreadable values) with their place
     try:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
@@ -168,6 +216,9 @@ def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:
         if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
             detail += " YAML does not allow tabs for indentation: use spaces."
         diags.error("Invalid YAML", detail, location=where)
+        return None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        diags.error("Invalid YAML", _reader_problem(exc), location=_reader_loc(display, text, exc))
         return None
     except yaml.YAMLError as exc:
         diags.error("Invalid YAML", str(exc), location=Location(display, 1, 1))
@@ -193,8 +244,34 @@ def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:
     return SourceDoc(display, data, builder.values, builder.keys)
 
 
+def _mark_loc(file: str, mark: Any) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+def _reader_loc(file: str, text: str, exc: yaml.reader.ReaderError) -> Location:
+    """Where a ReaderError's position (bytes for libyaml, characters otherwise) is."""
+    before = text.encode("utf-8")[:exc.position].decode("utf-8", "replace") \
+        if _Loader is not yaml.SafeLoader else text[:exc.position]
+    line_start = before.rfind("\n") + 1
+    return Location(file, before.count("\n") + 1, len(before) - line_start + 1)
+
+
+def _reader_problem(exc: yaml.reader.ReaderError) -> str:
+    if isinstance(exc.character, int):
+        return f"Unacceptable character #x{exc.character:04x}: {exc.reason}."
+    return f"{exc.reason[:1].upper()}{exc.reason[1:]}."
+
+
 class _Unusual(Exception):
     """Something the fast reader leaves to the slow one."""
+
+
+class _TooBig(Exception):
+    """Beyond MAX_DEPTH or MAX_VALUES: reported at `mark`."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.mark = mark
 
 
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
@@ -223,8 +300,12 @@ SHALLOW = 2  # the fast reader records where keys this deep were written (connec
 def fast_load(text: str, file: str = "") -> tuple[Any, dict[AttrPath, Location]]:
     """Data of a one-document YAML text, built from the event stream, and the places
     of the shallow keys (enough to point at a connection without the slow reader)."""
-    stack: list[list] = []  # [container, is_mapping, pending key, path or None]
+    stack: list[list] = []  # [container, is_mapping, pending key, path or None, size at start]
     anchors: dict[str, Any] = {}
+    # Expansion through aliases, measured in events (a scalar is one, a collection two
+    # plus its contents): id(closed collection) → its size; `extra` is what aliases add.
+    sizes: dict[int, int] = {}
+    extra = 0
     cache: dict[str, Any] = {}
     keys: dict[AttrPath, Location] = {}
     root: Any = None
@@ -249,7 +330,7 @@ def fast_load(text: str, file: str = "") -> tuple[Any, dict[AttrPath, Location]]
 
     loader = _Loader(text)
     # straight from libyaml (None after the stream's end): yaml.parse() adds two calls per event
-    for event in iter(loader.get_event, None):
+    for n, event in enumerate(iter(loader.get_event, None)):
         kind = type(event)
         if kind is Scalar:
             if event.tag is not None and event.tag != "!":
@@ -273,6 +354,9 @@ def fast_load(text: str, file: str = "") -> tuple[Any, dict[AttrPath, Location]]
         elif kind is MapStart or kind is SeqStart:
             if event.tag is not None and event.tag != "!":
                 raise _Unusual("explicit tag")
+            if len(stack) >= MAX_DEPTH:
+                raise _TooBig(f"The document is nested more than {MAX_DEPTH} levels deep.",
+                              event.start_mark)
             path = None
             if not stack:
                 path = ()
@@ -286,13 +370,24 @@ def fast_load(text: str, file: str = "") -> tuple[Any, dict[AttrPath, Location]]
             if event.anchor:
                 anchors[event.anchor] = container
             add(container)
-            stack.append([container, kind is MapStart, None, path])
+            stack.append([container, kind is MapStart, None, path, n + extra])
         elif kind is MapEnd or kind is SeqEnd:
-            stack.pop()
+            frame = stack.pop()
+            sizes[id(frame[0])] = n + extra + 1 - frame[4]
         elif kind is Alias:
             if stack and stack[-1][1] and stack[-1][2] is None:
                 raise _Unusual("alias as a key")
-            add(anchors[event.anchor])
+            target = anchors.get(event.anchor, anchors)  # `anchors` itself: unknown
+            if target is anchors:
+                raise _Unusual("undefined alias")  # the slow reader says where
+            if isinstance(target, (dict, list)):
+                if id(target) not in sizes:
+                    raise _Unusual("recursive alias")
+                extra += sizes[id(target)] - 1
+            if n + extra > MAX_VALUES:
+                raise _TooBig(f"The document expands to more than {MAX_VALUES:,} values "
+                              "(through aliases).", event.start_mark)
+            add(target)
         elif kind is yaml.DocumentStartEvent:
             documents += 1
             if documents > 1:

@@ -210,8 +210,23 @@ def _get(data: dict[str, Any], key: str, types: type | tuple[type, ...], where: 
     return _expect(data[key], types, f"{where}.{key}" if where != "state" else key, expected)
 
 
+_STATE_ENCODER = json.JSONEncoder(indent=2)  # json.dumps(…, indent=2)'s encoder
+
+
 def dumps(state: State) -> bytes:
-    return (json.dumps(state.to_json(), indent=2, sort_keys=False) + "\n").encode()
+    """The stored form: indented JSON and a newline. Joined a few thousand chunks at a
+    time: an indented encoding is millions of small chunks for 10,000 resources, which
+    json.dumps holds all at once (~100 MB) before joining them."""
+    pieces: list[bytes] = []
+    batch: list[str] = []
+    for chunk in _STATE_ENCODER.iterencode(state.to_json()):
+        batch.append(chunk)
+        if len(batch) >= 4096:
+            pieces.append("".join(batch).encode())
+            batch.clear()
+    batch.append("\n")
+    pieces.append("".join(batch).encode())
+    return b"".join(pieces)
 
 
 def loads(raw: bytes | str, *, source: str = "state") -> State:

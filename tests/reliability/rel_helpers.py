@@ -21,6 +21,7 @@ the secret scan.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import os
@@ -346,6 +347,50 @@ class LatencyJitter:
         while not self._stop.is_set():
             self.sandbox.set_faults(latency_ms=self.rng.uniform(self.low, self.high))
             self._stop.wait(self.every)
+
+
+class DiskFailure:
+    """From the `after`-th journal append on, every write to the state directory fails
+    with `error` (ENOSPC: full; EROFS: read-only, so no file can be removed either) —
+    the journal, the state, the lock's removal — until `fix()`."""
+
+    def __init__(self, monkeypatch, state_dir: Path, error: int, after: int,
+                 state_writes_fail: bool = True) -> None:
+        from polyctl.state import files, journal
+
+        self.state_dir, self.error, self.after = state_dir, error, after
+        self.appends, self.broken = 0, False
+        original_append, original_temp, original_unlink = \
+            journal.Journal._append, files.write_temp, os.unlink
+        failure = self
+
+        def _append(self, data):
+            failure.appends += 1
+            if failure.appends >= failure.after:
+                failure.broken = True
+            failure.check(self.path)
+            return original_append(self, data)
+
+        def write_temp(target, data):
+            if state_writes_fail:
+                failure.check(target)
+            return original_temp(target, data)
+
+        def unlink(path, *args, **kwargs):  # a read-only directory removes nothing
+            if failure.error == errno.EROFS:
+                failure.check(path)
+            return original_unlink(path, *args, **kwargs)
+
+        monkeypatch.setattr(journal.Journal, "_append", _append)
+        monkeypatch.setattr(files, "write_temp", write_temp)
+        monkeypatch.setattr(os, "unlink", unlink)
+
+    def check(self, path) -> None:
+        if self.broken and Path(path).parent == self.state_dir:
+            raise OSError(self.error, os.strerror(self.error), str(path))
+
+    def fix(self) -> None:
+        self.broken, self.after = False, 10**9
 
 
 # -- convergence -----------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 import string
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -284,8 +283,8 @@ def test_alias_bombs_end_with_a_located_error(bench: Bench, request) -> None:
            command=st.sampled_from(SPEC_COMMANDS))
     def check(width, levels, command):
         lines = list(BASE_LINES)
-        bomb = ["      l0: &l0 [x]"] + [
-            f"      l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels + 1)]
+        bomb = ["      l0: &l0 [x]"] + [f"      l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]"
+                                        for i in range(1, levels + 1)]
         lines[19:19] = bomb  # attributes type `api` does not have, at lines 20…
         bench.write_spec("\n".join(lines) + "\n")
         result = bench.run(*command)

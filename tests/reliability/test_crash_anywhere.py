@@ -26,7 +26,7 @@ import time
 import pytest
 
 from rel_helpers import (
-    Project, api_config, assert_converged, assert_monotonic, journal_lines, new_org, report,
+    Project, api_config, assert_converged, assert_monotonic, journal_lines, report,
     wait_until, webhook_config,
 )
 
@@ -41,8 +41,8 @@ def creates(n: int) -> dict:
             for i in range(n)}
 
 
-def kill_run(project: Project, point: str, *args: str) -> int:
-    """Start `apply --auto-approve`, SIGKILL it at `point`; return its exit code."""
+def kill_run(project: Project, point: str, *args: str):
+    """Start `apply --auto-approve`, SIGKILL it at `point`; return its `Result`."""
     kind, _, value = point.partition(":")
     apply_args = ("apply", "--auto-approve", "--parallelism", PARALLELISM, *args)
     if kind in ("after", "entries"):
@@ -55,15 +55,16 @@ def kill_run(project: Project, point: str, *args: str) -> int:
         running.kill()
     else:
         running = project.popen(*apply_args, kill_point=point)
-    return running.wait().code
+    return running.wait()
 
 
 def killed_then_converges(project: Project, specs: dict, point: str, serials: list[int],
                           then: dict | None = None) -> None:
     """Kill an apply of `specs` at `point`; re-run (with `then` as the specs, if given)."""
     project.specs(specs)
-    code = kill_run(project, point)
-    assert code == -signal.SIGKILL, f"{point}: the run was not killed (exit {code})"
+    killed = kill_run(project, point)
+    assert killed.code == -signal.SIGKILL, \
+        f"{point}: the run was not killed (exit {killed.code}):\n{killed.output[-3000:]}"
     serials.append(project.serial())  # the state must parse after any kill
     journal = project.journal_entries()  # captured for the secret scan
     stale_lock = (project.root / "polyctl.state.json.lock").exists()
@@ -143,7 +144,8 @@ def test_kills_of_the_recovering_runs_converge_too(make_project, sandbox) -> Non
     serials = [project.serial()]
     chain = ["entries:150", "state-write:1", "entries:40", "before-done:30", "before-clear:1"]
     for point in chain:
-        assert kill_run(project, point) == -signal.SIGKILL, point
+        killed = kill_run(project, point)
+        assert killed.code == -signal.SIGKILL, f"{point}:\n{killed.output[-3000:]}"
         serials.append(project.serial())
         project.journal_entries()
         assert_monotonic(serials, point)
@@ -168,7 +170,8 @@ def mixed(version: str, m: int) -> dict:
             "configuration": api_config(f"https://{version}{i}.example.com", i)}
         specs[f"upd{i}"] = {
             "name": f"Upd {i} ({version})",
-            "configuration": api_config(f"https://u{i}.example.com/{version}", i + (version == "b"))}
+            "configuration": api_config(f"https://u{i}.example.com/{version}",
+                                        i + (version == "b"))}
         webhook = version == "b"
         for prefix, cbd in (("rep", False), ("cbd", True)):
             specs[f"{prefix}{i}"] = {

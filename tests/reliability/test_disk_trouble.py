@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -28,9 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from rel_helpers import (
-    Project, api_config, assert_converged, base_env, report, wait_until,
-)
+from rel_helpers import DiskFailure, Project, api_config, assert_converged, base_env, report
 
 CREATES = 24
 COPY = re.compile(r"What the API did is saved in (\S+?\.state\.json)\.")
@@ -39,50 +36,6 @@ COPY = re.compile(r"What the API did is saved in (\S+?\.state\.json)\.")
 def specs(n: int = CREATES, version: str = "") -> dict:
     return {f"d{i:02d}": {"name": f"Disk {i:02d}{version}", "configuration": api_config(
         f"https://d{i}.example.com{version}", i)} for i in range(n)}
-
-
-class DiskFailure:
-    """From the `after`-th journal append on, every write to the state directory fails
-    with `error` (ENOSPC: full; EROFS: read-only, so no file can be removed either) —
-    the journal, the state, the lock's removal — until `fix()`."""
-
-    def __init__(self, monkeypatch, state_dir: Path, error: int, after: int,
-                 state_writes_fail: bool = True) -> None:
-        from polyctl.state import files, journal
-
-        self.state_dir, self.error, self.after = state_dir, error, after
-        self.appends, self.broken = 0, False
-        original_append, original_temp, original_unlink = \
-            journal.Journal._append, files.write_temp, os.unlink
-        failure = self
-
-        def _append(self, data):
-            failure.appends += 1
-            if failure.appends >= failure.after:
-                failure.broken = True
-            failure.check(self.path)
-            return original_append(self, data)
-
-        def write_temp(target, data):
-            if state_writes_fail:
-                failure.check(target)
-            return original_temp(target, data)
-
-        def unlink(path, *args, **kwargs):  # a read-only directory removes nothing
-            if failure.error == errno.EROFS:
-                failure.check(path)
-            return original_unlink(path, *args, **kwargs)
-
-        monkeypatch.setattr(journal.Journal, "_append", _append)
-        monkeypatch.setattr(files, "write_temp", write_temp)
-        monkeypatch.setattr(os, "unlink", unlink)
-
-    def check(self, path) -> None:
-        if self.broken and Path(path).parent == self.state_dir:
-            raise OSError(self.error, os.strerror(self.error), str(path))
-
-    def fix(self) -> None:
-        self.broken, self.after = False, 10**9
 
 
 def _emergency_copy(project: Project, result) -> Path:
@@ -204,7 +157,8 @@ _SCRIPT = textwrap.dedent("""
     cd "$project"
     run apply --auto-approve --parallelism 2 >"$out/first.out" 2>"$out/first.err" &
     pid=$!
-    lines() { [ -f "$fs/polyctl.state.json.journal" ] && wc -l < "$fs/polyctl.state.json.journal" || echo 0; }
+    journal="$fs/polyctl.state.json.journal"
+    lines() { [ -f "$journal" ] && wc -l < "$journal" || echo 0; }
     while [ "$(lines)" -lt 8 ] && kill -0 $pid 2>/dev/null; do sleep 0.005; done
     if [ "$mode" = full ]; then
         dd if=/dev/zero of="$fs/filler" bs=4096 2>/dev/null

@@ -153,7 +153,7 @@ def test_concurrent_applies_fail_fast_naming_the_holder(make_project, sandbox, b
         others, results = _race_from(project, 1, racers)
     finally:
         write_log.release()
-    runs, results = [holder, *others], [holder.wait(), *results]
+    results = [holder.wait(), *results]
 
     for i, result in enumerate(results):
         assert "Traceback" not in result.output, result.output
@@ -211,7 +211,7 @@ def test_all_at_once_without_a_head_start(make_project, sandbox, backend_env, wr
     """Five racers started together: whoever wins, nothing is lost or doubled."""
     project, specs = _project(make_project, backend_env, 5)
     sandbox.set_faults(latency_ms=LATENCY_MS)
-    runs, results = _race(project, 5)
+    _, results = _race(project, 5)
     winners = {i for i, r in enumerate(results) if r.code == 0}
     assert winners
     for result in results:

@@ -128,7 +128,8 @@ def _run(ctx, operation: str, request, *, planfile: Path | None = None,
             plan, specs_now = result.plan, result.specs
             show_plan(rt, project, plan)
             if not plan.has_changes:
-                return _persist_refresh(rt, project, backend, plan, current, operation)
+                return _persist_refresh(rt, project, backend, plan, current, operation,
+                                        in_flight)
             if not auto_approve and not _approved(rt, operation):
                 rt.out.print(f"{operation.capitalize()} cancelled.", err=True)
                 return 1
@@ -139,7 +140,7 @@ def _recover(rt, project, backend):
     """Fold an interrupted run's journal into the state and adopt its in-flight creates."""
     from polyctl.render.lines import Line as Text
 
-    from polyctl.engine.journal import recover
+    from polyctl.engine.journal import end_journal, recover
 
     from polyctl.state.model import State
 
@@ -149,12 +150,13 @@ def _recover(rt, project, backend):
     if not entries:
         return stored, []
     recovery = recover(stored, entries)
-    state, notes = recovery.state, []
+    state, notes, declared = recovery.state, [], set()
     if any(i.op == "create" for i in recovery.in_flight):
         from polyctl.commands.remote import api_settings, open_client, run_async
         from polyctl.engine.recovery import adopt_in_flight
 
         specs = project.load_specs()
+        declared = set(specs.connections)
         settings = api_settings(rt, project)
 
         async def go():
@@ -162,16 +164,30 @@ def _recover(rt, project, backend):
                 return await adopt_in_flight(recovery, orgs, specs, project.schemas)
 
         state, notes = run_async(go())
-    if state.resources != stored.resources:
+    adopted = {a for a, r in state.resources.items()
+               if a not in recovery.state.resources or recovery.state.resources[a].id != r.id}
+    rewritten = state.resources != stored.resources
+    if rewritten:
         state = state.next()
         backend.write(state, expected_serial=stored_raw.serial if stored_raw else None)
-    backend.journal_clear()
+    # A create not found may still land (a slow server): while its spec exists it stays
+    # pending until a run records its own attempt, so a crash of this run too (or a run
+    # that does not attempt it) does not forget it.
+    in_flight = [i for i in recovery.in_flight if i.op != "create" or (
+        i.address not in adopted and i.address in declared)]
+    carried = _pending_creates(in_flight)
+    if rewritten or not carried:  # else nothing changed: the journal already says it all
+        end_journal(backend, state, carried, rewritten=rewritten)
     rt.out.print(Text(f"Recovered an interrupted run: {recovery.folded} finished operation(s) "
                       f"recorded, {len(recovery.in_flight)} in flight.", style="yellow"), err=True)
     for note in notes:
         rt.out.print(f"  {note}", err=True)
     # what was in flight may still land: this run reuses those Idempotency-Keys
-    return state, recovery.in_flight
+    return state, in_flight
+
+
+def _pending_creates(in_flight) -> list[dict]:
+    return [i.entry() for i in in_flight if i.op == "create"]
 
 
 def _founding_state(plan):
@@ -204,18 +220,22 @@ def _approved(rt, operation: str) -> bool:
     return rt.out.ask(Text("  Enter a value: ")) == "yes"
 
 
-def _persist_refresh(rt, project, backend, plan, current, operation: str) -> int:
+def _persist_refresh(rt, project, backend, plan, current, operation: str,
+                     in_flight=()) -> int:
     """No actions: still record what the refresh learned (drift) in the state."""
     from polyctl.render.lines import Line as Text
 
+    from polyctl.engine.journal import end_journal
     from polyctl.engine.records import resource_from_record
 
     refreshed = {a: resource_from_record(r) for a, r in plan.prior.items()}
+    stored, rewritten = current, False
     if plan.refreshed and refreshed != current.resources:
-        backend.write(current.with_resources(refreshed).next(), expected_serial=_serial(current, backend))
+        stored, rewritten = current.with_resources(refreshed).next(), True
+        backend.write(stored, expected_serial=_serial(current, backend))
         rt.out.print("")
         rt.out.print("The state now records the changes made outside polyctl.")
-    backend.journal_clear()
+    end_journal(backend, stored, _pending_creates(in_flight), rewritten=rewritten)
     if operation == "refresh" or plan.mode.value == "refresh-only":
         rt.out.print(Text("Refresh complete!", style="bold green"))
     return 0

@@ -27,7 +27,7 @@ from polyctl.api import (
     ConnectionInUseError, NetworkError, NotFoundError, OrgClient, PolytomicError, ServerError,
 )
 from polyctl.engine.hooks import ApplyHooks, Operation, OpKind, Outcome
-from polyctl.engine.journal import InFlight, JournalWriter, begin_entry
+from polyctl.engine.journal import InFlight, JournalWriter, begin_entry, end_journal
 from polyctl.engine.payload import SecretSource, StalePlanError, request_body, request_digest
 from polyctl.engine.plan import Action, Mode, Plan, ResourceChange
 from polyctl.engine.records import resource_from_record
@@ -248,10 +248,8 @@ class Executor:
         previous = self.reusable.get((op.address, op.kind.value))
         key = previous.idempotency_key if previous and previous.request_digest == digest \
             else str(uuid.uuid4())
-        entry = {"type": "pending", "address": op.address, "op": op.kind.value,
-                 "idempotency_key": key, "request_digest": digest,
-                 "name": record.get("name", ""), "conn_type": record.get("type", ""),
-                 "organization": record.get("organization")}
+        entry = InFlight(op.address, op.kind.value, key, digest, record.get("name", ""),
+                         record.get("type", ""), record.get("organization")).entry()
         try:
             await self.journal.append(entry)
             self._pending_entries[(op.address, op.kind.value)] = entry
@@ -285,7 +283,7 @@ class Executor:
                              sorted(self.errors, key=lambda e: e.address), self.cancelled)
         if final.resources == self.state.resources:
             if self._journal_broken is None:
-                self._settle_journal(self.state)
+                end_journal(self.backend, self.state, self._unsettled_creates(), rewritten=False)
             return result
         final = final.next()
         try:
@@ -297,18 +295,15 @@ class Executor:
             return result
         result.state, result.written = final, True
         if self._journal_broken is None:
-            self._settle_journal(final)
+            end_journal(self.backend, final, self._unsettled_creates(), rewritten=True)
         return result
 
-    def _settle_journal(self, stored: State) -> None:
-        """The journal is folded into `stored`: clear it, unless some creates may have
-        happened. Those are recorded again as pending against `stored` (a new "begin"
-        section: the older entries no longer apply), so the next run adopts what they
-        created, or reuses their Idempotency-Keys."""
-        if self._unsettled:
-            self.backend.journal_append([begin_entry(stored), *self._unsettled])
-        else:
-            self.backend.journal_clear()
+    def _unsettled_creates(self) -> list[dict[str, Any]]:
+        """Creates that may have happened unrecorded: this run's whose outcome is unknown,
+        and those an interrupted run left in flight that this run did not attempt."""
+        return self._unsettled + [
+            i.entry() for (address, op), i in self.reusable.items()
+            if op == "create" and (address, op) not in self._pending_entries]
 
 
 def _emergency_copy(backend: StateBackend, state: State, reason: str):

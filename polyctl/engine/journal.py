@@ -12,10 +12,12 @@ end. Entries (never a secret in them):
                                                                it succeeded; state changes
 
 `recover` folds the journal of a run that did not finish into its state, and returns
-the operations that were in flight (a run that finished with creates of unknown
-outcome leaves them pending, in a "begin" section of their own), so the next run can
-adopt what they created and reuse their Idempotency-Keys. `JournalWriter` batches concurrent appends into one
-fsync (group commit), off the event loop.
+the operations that were in flight, so the next run can adopt what they created and
+reuse their Idempotency-Keys. `end_journal` ends a run's use of the journal: cleared,
+or — when creates may have happened that nothing recorded (an answer lost, a recovered
+run's creates that had not landed yet) — holding just those as pending, in a section
+bound to the state just stored, for the run after. `JournalWriter` batches concurrent
+appends into one fsync (group commit), off the event loop.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ class InFlight:
     name: str = ""
     conn_type: str = ""
     organization: str | None = None
+
+    def entry(self) -> dict[str, Any]:
+        """The journal's "pending" entry for this request."""
+        return {"type": "pending", "address": self.address, "op": self.op,
+                "idempotency_key": self.idempotency_key, "request_digest": self.request_digest,
+                "name": self.name, "conn_type": self.conn_type,
+                "organization": self.organization}
 
 
 @dataclass
@@ -66,8 +75,6 @@ def recover(state: State, entries: list[dict[str, Any]]) -> Recovery:
         kind = entry.get("type")
         if kind == "begin":
             active = entry.get("lineage") == state.lineage and entry.get("serial") == state.serial
-            if active:  # a new section carries forward whatever is still unsettled
-                pending.clear()
             continue
         if not active:
             continue  # a journal of a state already written (crash before the clear)
@@ -85,6 +92,18 @@ def recover(state: State, entries: list[dict[str, Any]]) -> Recovery:
                     resources[address] = ResourceState.from_json(data)
             folded += 1
     return Recovery(state.with_resources(resources), list(pending.values()), folded)
+
+
+def end_journal(backend: StateBackend, stored: State, pending: list[dict[str, Any]], *,
+                rewritten: bool) -> None:
+    """Leave in the journal only `pending` (creates that may have happened), bound to
+    `stored`, or nothing. When `stored` was just written under a new serial the older
+    entries no longer apply, so the new section is appended: a crash in between loses
+    nothing. Otherwise they would still apply, and the journal is replaced."""
+    if not pending or not rewritten:
+        backend.journal_clear()
+    if pending:
+        backend.journal_append([begin_entry(stored), *pending])
 
 
 class JournalWriter:

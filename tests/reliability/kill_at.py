@@ -10,6 +10,8 @@ instants between two steps that a crash must survive, hit every time:
                      journal is cleared
     before-clear:N   just before the N-th journal clear
     lock             right after the state lock was taken
+    executor         when the apply starts executing: any interrupted run recovered,
+                     the plan made, nothing of this run recorded yet
 
 The process kills itself with SIGKILL: no `finally`, no flush, no unlock, exactly as
 `kill -9` from outside. Only the file backend is instrumented.
@@ -85,6 +87,13 @@ def install(point: str) -> None:
             return result
 
         LockFile.acquire = acquire
+    elif kind == "executor":
+        from polyctl.engine import apply
+
+        async def run(self):
+            die()
+
+        apply.Executor.run = run
     else:
         raise SystemExit(f"unknown kill point {point!r}")
 

@@ -325,6 +325,36 @@ class JournalTap:
             self._stop.wait(self.interval)
 
 
+class HeldCreates:
+    """Creates reach the sandbox and wait there (as on a slow server) until `release()`:
+    the client that sent them can die meanwhile, and they still land afterwards."""
+
+    def __init__(self, sandbox) -> None:
+        self.arrived = 0
+        self.limit: int | None = None  # hold only the first `limit` creates
+        self._gate = threading.Event()
+        self._lock = threading.Lock()
+        app = sandbox._app
+        original = app.execute
+
+        def execute(route, req):
+            if req.method == "POST" and req.path.rstrip("/") == "/api/connections":
+                with self._lock:
+                    self.arrived += 1
+                    hold = self.limit is None or self.arrived <= self.limit
+                if hold:
+                    self._gate.wait(timeout=120)
+            return original(route, req)
+
+        app.execute = execute
+
+    def hold_only_first(self, n: int) -> None:
+        self.limit = n
+
+    def release(self) -> None:
+        self._gate.set()
+
+
 class LatencyJitter:
     """Seeded random latency: the sandbox's `latency_ms` redrawn every few milliseconds."""
 

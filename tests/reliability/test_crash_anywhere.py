@@ -26,7 +26,7 @@ import time
 import pytest
 
 from rel_helpers import (
-    Project, api_config, assert_converged, assert_monotonic, journal_lines, report,
+    HeldCreates, Project, api_config, assert_converged, assert_monotonic, journal_lines, report,
     wait_until, webhook_config,
 )
 
@@ -155,6 +155,41 @@ def test_kills_of_the_recovering_runs_converge_too(make_project, sandbox) -> Non
     assert_monotonic(serials, "chain")
     assert_converged(project, specs, label="chain")
     report(f"crash: chain of {len(chain)} kills of recovering runs")
+
+
+@pytest.mark.parametrize("second_run", ["killed before executing", "targets another"])
+def test_creates_landing_after_the_next_run_are_not_duplicated(make_project, sandbox,
+                                                                second_run: str) -> None:
+    """Run A's creates are still being processed by a slow server when A is killed.
+    Run B recovers (nothing has landed yet, so nothing to adopt), then is killed before
+    it records anything of its own, or applies only another connection. Then A's
+    creates land. Run C must still know they were in flight: it adopts them instead
+    of creating them again."""
+    project = make_project()
+    specs = project.specs(creates(4))
+    held = HeldCreates(sandbox)
+    a = project.popen("apply", "--auto-approve", "--target", "connection.c000",
+                      "--target", "connection.c001", "--target", "connection.c002")
+    try:
+        assert wait_until(lambda: held.arrived == 3 or not a.alive())
+        a.kill()
+        assert a.wait().code == -signal.SIGKILL
+        if second_run == "killed before executing":
+            b = project.popen("apply", "--auto-approve", kill_point="executor").wait()
+            assert b.code == -signal.SIGKILL, b.output
+        else:
+            held.hold_only_first(3)  # the dead run's three stay held; this one's goes on
+            b = project.popen("apply", "--auto-approve", "--target", "connection.c003").wait()
+            assert b.code == 0, b.output
+        assert "3 in flight" in b.stderr, b.stderr
+    finally:
+        held.release()
+    assert wait_until(lambda: len(project.org.connections()) == 4 - (
+        second_run == "killed before executing"))
+    c = project.run("apply", "--auto-approve")
+    assert c.code == 0, c.output
+    assert_converged(project, specs, label="late-landing creates")
+    report(f"crash: creates landing after the next run ({second_run}) ended")
 
 
 # -- mixed plans: creates, updates, replacements (both orders), deletes ---------------------

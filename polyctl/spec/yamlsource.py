@@ -190,7 +190,11 @@ def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        diags.error("Spec file is not UTF-8 text", str(exc), location=Location(display, 1, 1))
+        before = exc.object[:exc.start]
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+        diags.error("Spec file is not UTF-8 text",
+                    f"Byte 0x{exc.object[exc.start]:02x} cannot be read as UTF-8 ({exc.reason}).",
+                    location=Location(display, before.count(b"\n") + 1, column))
         return None
     except OSError as exc:
         diags.error("Cannot read spec file", exc.strerror or str(exc),

@@ -34,6 +34,10 @@ MAX_DEPTH = 100
 MAX_VALUES = 1_000_000
 
 _STR = "tag:yaml.org,2002:str"
+# A connection's configuration is JSON: an unquoted date stays the text it is (PyYAML
+# would make a datetime, which JSON — and so the API, the state and a plan — cannot hold).
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_JSON_SCALARS = {f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null")}
 _MERGE = "tag:yaml.org,2002:merge"
 
 
@@ -134,8 +138,14 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
-        if node.tag == _STR:
+        if node.tag == _STR or node.tag == _TIMESTAMP:
             return node.value
+        if node.tag not in _JSON_SCALARS:  # !!binary, !!set, a local !tag: not JSON data
+            self.diags.error("Unsupported YAML tag",
+                             f'"{node.tag}" does not describe JSON data; a spec holds strings, '
+                             "numbers, booleans, null, lists and mappings.",
+                             location=_loc(self.file, node))
+            return None
         try:
             return _constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
@@ -279,7 +289,8 @@ class _TooBig(Exception):
 
 
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
-_AS_STRING = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value", "tag:yaml.org,2002:yaml"}
+_AS_STRING = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value", "tag:yaml.org,2002:yaml",
+              _TIMESTAMP}
 
 
 def _resolve_plain(value: str, cache: dict[str, Any]) -> Any:

@@ -4,6 +4,8 @@ exit code 1, never a traceback."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from core_helpers import assert_clean, errors, invoke, run_cli, spec
 
@@ -54,7 +56,7 @@ def test_value_that_does_not_fit_its_explicit_tag_is_located(project):
           c:
             name: !!int many
             force_destroy: !!bool maybe
-            configuration: {url: !!timestamp soon}
+            configuration: {url: !!binary aGVsbG8=}
         """)
 
     found = [e for e in errors(project) if e["summary"] == "Invalid YAML value"]
@@ -62,11 +64,32 @@ def test_value_that_does_not_fit_its_explicit_tag_is_located(project):
     assert [(e["where"], e["detail"]) for e in found] == [
         ("specs/c.yaml:3:11", '"many" is not a valid int.'),
         ("specs/c.yaml:4:20", '"maybe" is not a valid bool.'),
-        ("specs/c.yaml:5:26", '"soon" is not a valid timestamp.'),
     ]
+    [unsupported] = [e for e in errors(project) if e["summary"] == "Unsupported YAML tag"]
+    assert unsupported["where"] == "specs/c.yaml:5:26"
     result = invoke("validate", cwd=project)
     assert result.code == 1
     assert_clean(result)
+
+
+def test_dates_stay_the_text_written(project):
+    """JSON has no dates: an unquoted 2024-01-01 is the string "2024-01-01" (PyYAML
+    alone would make a datetime that no API payload, state or plan can hold)."""
+    spec(project, "c.yaml", """
+        connections:
+          c:
+            name: C
+            configuration:
+              url: https://c.example.com
+              auth: {oauth: {scopes: [2024-01-01, !!timestamp 2001-12-14 21:59:43.10 -5]}}
+        """)
+
+    result = invoke("plan", "--no-refresh", "--json", cwd=project)
+
+    assert result.code == 0, result.output
+    [change] = json.loads(result.stdout)["resource_changes"]
+    assert sorted(change["after"]["configuration"]["auth"]["oauth"]["scopes"]) == [
+        "2001-12-14 21:59:43.10 -5", "2024-01-01"]
 
 
 def test_several_documents_in_one_file_are_refused_at_the_second(project):

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared helpers: `import sandbox_proxy`
 SHARED = REPO.parent / "shared"
 CONNECTION_TYPES = SHARED / "contract" / "connection-types"
 

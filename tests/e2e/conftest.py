@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 CONNECTION_TYPES = Path(__file__).resolve().parents[2].parent / "shared" / "contract" / "connection-types"
 
 from e2e_helpers import Org, Polyctl  # noqa: E402
-from proxy import RecordingProxy  # noqa: E402
+from sandbox_proxy import SandboxProxy  # noqa: E402
 
 
 @pytest.fixture
@@ -57,10 +57,10 @@ def pc(project: Path, sandbox_env: dict[str, str]) -> Iterator[Polyctl]:
 
 @pytest.fixture
 def proxy_for():
-    started: list[RecordingProxy] = []
+    started: list[SandboxProxy] = []
 
-    def make(sandbox, forbid=None, hold=None) -> RecordingProxy:
-        started.append(RecordingProxy(sandbox.url, forbid, hold))
+    def make(sandbox, forbid=None, hold=None) -> SandboxProxy:
+        started.append(SandboxProxy(sandbox.url, forbid=forbid, hold=hold))
         return started[-1]
 
     yield make

@@ -165,13 +165,13 @@ def test_create_committed_but_every_answer_lost_is_not_duplicated(
     """The server commits the create, then every answer (first try and retries) is lost:
     the run fails with that error, exit 1. The next run must find the connection that
     was created (or replay the same Idempotency-Key), never create a second one."""
-    from lossy_proxy import LossyProxy
+    from sandbox_proxy import SandboxProxy
 
     project: Project = make_project()
     specs = project.specs({"lost": {"name": "Lost answers", "configuration": api_config(
         "https://lost.example.com", 0)}, "fine": {"name": "Fine", "configuration": api_config(
             "https://fine.example.com", 1)}})
-    proxy = LossyProxy(project.org.url, {("POST", "/api/connections")})
+    proxy = SandboxProxy(project.org.url, lose={("POST", "/api/connections")})
     try:
         first = project.run("apply", "--auto-approve",
                             env={"POLYTOMIC_DEPLOYMENT_URL": proxy.url})

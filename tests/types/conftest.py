@@ -38,7 +38,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from recording_proxy import RecordingProxy  # noqa: E402
+from sandbox_proxy import SandboxProxy  # noqa: E402
 from types_helpers import (  # noqa: E402
     CONNECTION_TYPES, PLAN_FILE, TYPE_IDS, invoke, scaffold_block, secrets_for,
     shared_result, write, write_broken,
@@ -102,7 +102,7 @@ def _build_every_type(folder: Path) -> dict[str, Any]:
                 encoding="utf-8", errors="replace")
         return payload
 
-    proxy = RecordingProxy(sandbox.url, rewrite=snapshot_journal)
+    proxy = SandboxProxy(sandbox.url, rewrite=snapshot_journal)
     try:
         env = {"POLYTOMIC_DEPLOYMENT_URL": proxy.url, "POLYTOMIC_API_KEY": sandbox.api_key}
         specs = project / "specs"
@@ -159,7 +159,7 @@ def _build_every_type(folder: Path) -> dict[str, Any]:
                          headers={"Authorization": f"Bearer {sandbox.api_key}"})
         live.raise_for_status()
         sent = [{"method": r.method, "path": r.path, "body": r.body}
-                for r in proxy.requests if r.method in ("POST", "PUT")]
+                for r in proxy.log if r.method in ("POST", "PUT")]
         return {"scaffolds": scaffolds, "secrets": secrets, "runs": runs, "files": files,
                 "live": live.json()["data"], "sent": sent,
                 "cases": [c.__dict__ for c in cases]}

@@ -10,7 +10,7 @@ from typing import Any
 
 import polytomic
 import yaml
-from recording_proxy import RecordingProxy
+from sandbox_proxy import SandboxProxy
 from types_helpers import diagnostics, invoke, schema, server_owned, write
 
 SECRETS = {"S3_SECRET": "owned-s3-secret-5b1f", "GMAIL_CLIENT_ID": "owned-gmail-id-77c0",
@@ -90,7 +90,7 @@ def test_a_spec_setting_a_server_owned_field_is_rejected(project, types_env) -> 
 
 def test_server_owned_fields_echoed_back_are_not_drift_and_never_sent(
         project, types_sandbox) -> None:
-    proxy = RecordingProxy(types_sandbox.url, rewrite=echo_server_owned)
+    proxy = SandboxProxy(types_sandbox.url, rewrite=echo_server_owned)
     env = {"POLYTOMIC_DEPLOYMENT_URL": proxy.url, "POLYTOMIC_API_KEY": types_sandbox.api_key,
            **SECRETS}
     sdk = polytomic.Polytomic(token=types_sandbox.api_key, base_url=proxy.url, max_retries=0)
@@ -131,7 +131,7 @@ def test_server_owned_fields_echoed_back_are_not_drift_and_never_sent(
         updated = invoke("apply", "--auto-approve", cwd=project, env=env)
         assert updated.code == 0, updated.output
         assert "3 changed" in updated.stdout
-        bodies = proxy.sent("POST") + proxy.sent("PUT")
+        bodies = proxy.exchanges("POST") + proxy.exchanges("PUT")
         assert len(bodies) == 3 + 1 + 3  # creates, our out-of-band write, updates
         for sent in bodies:
             if sent.body["configuration"].get("oauth_token_expiry"):

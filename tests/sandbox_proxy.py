@@ -1,14 +1,19 @@
-"""A recording HTTP proxy in front of the sandbox, for what its counters cannot show.
+"""An HTTP proxy in front of the sandbox, for what the sandbox itself cannot show or do.
 
-The sandbox's stats count requests by route but keep neither their order nor their
-timing, and the sandbox cannot answer 403 to a connection *list* only (its 403s
-depend on the credential, so they hit every organization route alike). This proxy
-forwards every request unchanged to the real sandbox and records `(method, path,
-started, finished, status)`; `forbid={("GET", "/api/connections")}` makes it answer
-those requests itself with the API's 403 error body instead of forwarding them (the
-only thing it ever invents); `hold={("POST", "/api/connections")}` keeps those requests
-back until `release()` — so a test can make a dead client's request land exactly when it
-wants.
+It forwards every request unchanged and records an `Exchange` for each (method, path,
+query, start and end time, status, and the JSON body polyctl sent) — the order, timing
+and payloads the sandbox's counters do not keep. Options, each the only thing the
+proxy ever invents:
+
+- `forbid={("GET", "/api/connections")}`: answer those requests itself with the API's
+  403 (the sandbox's 403s hit every organization route of a credential alike);
+- `hold={("POST", "/api/connections")}`: keep those requests back until `release()`,
+  so a dead client's request lands exactly when a test wants;
+- `rewrite(method, path, payload)`: change a JSON answer on its way back (to make the
+  "server" echo a read-only field, as the real API may);
+- `lose={("POST", "/api/connections")}`: forward those requests (the sandbox acts and
+  commits) but close the client's connection without a byte of the answer, every time —
+  what a client sees when the network fails right after the server committed.
 """
 
 from __future__ import annotations
@@ -18,12 +23,17 @@ import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import httpx
 
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host",
         "content-encoding"}
+LOST = -1  # the status recorded for an answer the proxy threw away
+
+Route = tuple[str, str]
+Rewrite = Callable[[str, str, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -34,21 +44,24 @@ class Exchange:
     started: float
     finished: float
     status: int
+    body: Any = None  # the request's JSON body, or None
 
     @property
     def route(self) -> str:
         return f"{self.method} {self.path}"
 
 
-class RecordingProxy:
-    def __init__(self, upstream: str, forbid: set[tuple[str, str]] | None = None,
-                 hold: set[tuple[str, str]] | None = None) -> None:
+class SandboxProxy:
+    def __init__(self, upstream: str, *, forbid: set[Route] | None = None,
+                 hold: set[Route] | None = None, rewrite: Rewrite | None = None,
+                 lose: set[Route] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
-        self.forbid = set(forbid or ())
-        self.hold = set(hold or ())
-        self._released = threading.Event()
+        self.forbid, self.hold, self.lose = set(forbid or ()), set(hold or ()), set(lose or ())
+        self.rewrite = rewrite
         self.log: list[Exchange] = []
         self.arrived: list[str] = []  # "METHOD /path" as each request comes in
+        self.lost = 0
+        self._released = threading.Event()
         self._lock = threading.Lock()
         self._local = threading.local()
         proxy = self
@@ -83,13 +96,14 @@ class RecordingProxy:
     def _forward(self, handler: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
         parts = urlsplit(handler.path)
+        route = (handler.command, parts.path.rstrip("/"))
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         with self._lock:
             self.arrived.append(f"{handler.command} {parts.path}")
-        if (handler.command, parts.path.rstrip("/")) in self.hold:
+        if route in self.hold:
             self._released.wait(60)
-        if (handler.command, parts.path.rstrip("/")) in self.forbid:
+        if route in self.forbid:
             status, headers = 403, {"Content-Type": "application/json"}
             content = json.dumps({"status": 403, "message": "listing connections is not "
                                   "allowed for this key", "key": "forbidden"}).encode()
@@ -99,9 +113,19 @@ class RecordingProxy:
                 headers={k: v for k, v in handler.headers.items() if k.lower() not in _HOP})
             status, content = response.status_code, response.content
             headers = {k: v for k, v in response.headers.items() if k.lower() not in _HOP}
+            if self.rewrite is not None and content and \
+                    headers.get("content-type", headers.get("Content-Type", "")).startswith(
+                        "application/json"):
+                content = json.dumps(self.rewrite(handler.command, parts.path,
+                                                  json.loads(content))).encode()
+        lost = route in self.lose
         with self._lock:
             self.log.append(Exchange(handler.command, parts.path, parts.query, started,
-                                     time.monotonic(), status))
+                                     time.monotonic(), LOST if lost else status, _json(body)))
+            self.lost += lost
+        if lost:
+            handler.close_connection = True
+            return  # the sandbox acted; the client hears nothing
         try:
             handler.send_response(status)
             for key, value in headers.items():
@@ -125,7 +149,8 @@ class RecordingProxy:
             return [e for e in self.log if e.path.startswith(prefix)
                     and (method is None or e.method == method)]
 
-    def max_in_flight(self, exchanges: list[Exchange]) -> int:
+    @staticmethod
+    def max_in_flight(exchanges: list[Exchange]) -> int:
         """The largest number of these requests that were open at the same instant."""
         events = sorted([(e.started, 1) for e in exchanges] + [(e.finished, -1) for e in exchanges],
                         key=lambda ev: (ev[0], ev[1]))
@@ -144,3 +169,10 @@ class RecordingProxy:
         self._released.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None

@@ -114,12 +114,12 @@ def _run(ctx, operation: str, request, *, planfile: Path | None = None,
         api_settings(rt, project)  # no credentials: say so now, not after showing a plan
     with state_lock(rt, project, operation) as backend:
         with collector_paused():
-            current, in_flight = _recover(rt, project, backend)
+            current, in_flight, stored_serial = _recover(rt, project, backend)
         if planfile is not None:
             from polyctl.engine.planfile import read_plan_file
 
             plan = read_plan_file(rt.root / planfile)
-            if plan.founding_salt and backend.read() is None:
+            if plan.founding_salt and stored_serial is None:
                 current = _founding_state(plan)
             _check_saved_plan(plan, current)
             specs_now = project.load_specs()
@@ -128,16 +128,21 @@ def _run(ctx, operation: str, request, *, planfile: Path | None = None,
             plan, specs_now = result.plan, result.specs
             show_plan(rt, project, plan)
             if not plan.has_changes:
-                return _persist_refresh(rt, project, backend, plan, current, operation,
+                return _persist_refresh(rt, backend, plan, current, stored_serial, operation,
                                         in_flight)
             if not auto_approve and not _approved(rt, operation):
                 rt.out.print(f"{operation.capitalize()} cancelled.", err=True)
                 return 1
-        return _execute(rt, project, backend, plan, current, specs_now, operation, in_flight)
+        return _execute(rt, project, backend, plan, current, stored_serial, specs_now,
+                        operation, in_flight)
 
 
 def _recover(rt, project, backend):
-    """Fold an interrupted run's journal into the state and adopt its in-flight creates."""
+    """Fold an interrupted run's journal into the state and adopt its in-flight creates.
+
+    Returns the state to plan from, the operations still in flight and the serial now
+    stored (None: no state is stored yet) — the command's one read of the stored state,
+    which nothing else writes while the lock is held."""
     from polyctl.render.lines import Line as Text
 
     from polyctl.engine.journal import end_journal, recover
@@ -146,9 +151,10 @@ def _recover(rt, project, backend):
 
     stored_raw = backend.read()
     stored = stored_raw or State.new()
+    stored_serial = stored_raw.serial if stored_raw else None
     entries = backend.journal_read()
     if not entries:
-        return stored, []
+        return stored, [], stored_serial
     recovery = recover(stored, entries)
     state, notes, declared = recovery.state, [], set()
     if any(i.op == "create" for i in recovery.in_flight):
@@ -169,7 +175,8 @@ def _recover(rt, project, backend):
     rewritten = state.resources != stored.resources
     if rewritten:
         state = state.next()
-        backend.write(state, expected_serial=stored_raw.serial if stored_raw else None)
+        backend.write(state, expected_serial=stored_serial)
+        stored_serial = state.serial
     # A create not found may still land (a slow server): while its spec exists it stays
     # pending until a run records its own attempt, so a crash of this run too (or a run
     # that does not attempt it) does not forget it.
@@ -183,7 +190,7 @@ def _recover(rt, project, backend):
     for note in notes:
         rt.out.print(f"  {note}", err=True)
     # what was in flight may still land: this run reuses those Idempotency-Keys
-    return state, in_flight
+    return state, in_flight, stored_serial
 
 
 def _pending_creates(in_flight) -> list[dict]:
@@ -220,7 +227,7 @@ def _approved(rt, operation: str) -> bool:
     return rt.out.ask(Text("  Enter a value: ")) == "yes"
 
 
-def _persist_refresh(rt, project, backend, plan, current, operation: str,
+def _persist_refresh(rt, backend, plan, current, stored_serial: int | None, operation: str,
                      in_flight=()) -> int:
     """No actions: still record what the refresh learned (drift) in the state."""
     from polyctl.render.lines import Line as Text
@@ -232,7 +239,7 @@ def _persist_refresh(rt, project, backend, plan, current, operation: str,
     stored, rewritten = current, False
     if plan.refreshed and refreshed != current.resources:
         stored, rewritten = current.with_resources(refreshed).next(), True
-        backend.write(stored, expected_serial=_serial(current, backend))
+        backend.write(stored, expected_serial=stored_serial)
         rt.out.print("")
         rt.out.print("The state now records the changes made outside polyctl.")
     end_journal(backend, stored, _pending_creates(in_flight), rewritten=rewritten)
@@ -241,12 +248,8 @@ def _persist_refresh(rt, project, backend, plan, current, operation: str,
     return 0
 
 
-def _serial(current, backend) -> int | None:
-    return current.serial if backend.read() is not None else None
-
-
-def _execute(rt, project, backend, plan, current, specs_now, operation: str,
-             in_flight=()) -> int:
+def _execute(rt, project, backend, plan, current, stored_serial: int | None, specs_now,
+             operation: str, in_flight=()) -> int:
     import asyncio
 
     from polyctl.commands.remote import api_settings
@@ -259,7 +262,7 @@ def _execute(rt, project, backend, plan, current, specs_now, operation: str,
     with collector_paused():
         secrets = SecretSource(specs_now, current.digest_salt)
         _check_secrets(plan, secrets, StalePlanError)
-    if backend.read() is None:  # first apply: the state must exist for the CAS write
+    if stored_serial is None:  # first apply: the state must exist for the CAS write
         backend.write(current, expected_serial=None)
     printer = ProgressPrinter(rt.out, live=rt.env.is_tty(rt.env.stdout) and not rt.no_color)
     rt.out.print("")

@@ -51,6 +51,7 @@ def _import_one(rt, project, address: str, id: str) -> int:
     from polyctl.commands.remote import api_settings, open_client, run_async
     from polyctl.diagnostics import did_you_mean
     from polyctl.engine.importer import imported_resource
+    from polyctl.state.model import State
 
     specs = project.load_specs()
     spec = specs.connections.get(address)
@@ -61,7 +62,7 @@ def _import_one(rt, project, address: str, id: str) -> int:
     settings = api_settings(rt, project)
     with state_lock(rt, project, "import") as backend:
         stored = backend.read()
-        current = project.read_state() if stored is None else stored
+        current = stored or State.new()
         if address in current.resources:
             raise CommandError("Already managed", f"{address} is already in the state (id "
                                f"{current.resources[address].id}). Use 'polyctl state rm' first "
@@ -109,6 +110,7 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
     from polyctl.engine.importer import imported_resource, local_name_for, spec_for
     from polyctl.resource import Lifecycle
     from polyctl.spec.model import address_of
+    from polyctl.state.model import State
 
     specs_dir = project.settings.specs_dir.resolve()
     if specs_dir not in out.resolve().parents:
@@ -125,7 +127,7 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
     settings = api_settings(rt, project)
     with state_lock(rt, project, "import") as backend:
         stored = backend.read()
-        current = stored or project.read_state()
+        current = stored or State.new()
 
         async def fetch():
             async with open_client(settings, 1) as orgs:

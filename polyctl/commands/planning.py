@@ -51,7 +51,7 @@ def make_plan(rt, project, request: PlanRequest, *, state: State | None = None) 
     specs = project.load_specs()
     if state is None:
         stored = project.backend.read()
-        state = stored or project.read_state()
+        state = stored or State.new()
         founding = stored is None
     else:
         founding = False

@@ -1,6 +1,6 @@
 """A project run: settings, the specs it declares, the state backend it uses.
 
-Commands in `polyctl.commands` ask a `Project` for validated specs and for the state;
+Commands in `polyctl.commands` ask a `Project` for validated specs and its state backend;
 the project raises `DiagnosticsError` when specs have errors and hands back warnings
 to show. It owns no output.
 """
@@ -16,7 +16,6 @@ from polyctl.settings import Settings
 from polyctl.spec.loader import load_specs
 from polyctl.spec.model import SpecSet
 from polyctl.state.backend import StateBackend
-from polyctl.state.model import State
 
 
 @dataclass
@@ -64,7 +63,3 @@ class Project:
             self._backend = open_backend(self.settings.state_location,
                                          workspace=self.settings.workspace)
         return self._backend
-
-    def read_state(self) -> State:
-        """The stored state, or a new empty one (not yet written) when there is none."""
-        return self.backend.read() or State.new()

@@ -84,23 +84,15 @@ def _global(
 
 
 def _register() -> None:
-    from polyctl.commands import core, state_cmds
+    from polyctl.commands import apply_cmds, core, sandbox_cmd, state_cmds, types_cmd
 
     app.command("validate", help=core.validate.__doc__)(core.validate)
     app.command("plan", help=core.plan.__doc__)(core.plan)
     app.command("show", help=core.show.__doc__)(core.show)
     app.command("force-unlock", help=state_cmds.force_unlock.__doc__)(state_cmds.force_unlock)
     app.add_typer(state_cmds.state_app, name="state")
-    try:
-        from polyctl.commands import apply_cmds
-    except ImportError:  # pragma: no cover - during bring-up only
-        pass
-    else:
-        apply_cmds.register(app)
-    from polyctl.commands import sandbox_cmd, types_cmd
-
+    apply_cmds.register(app)
     app.add_typer(types_cmd.types_app, name="types")
-
     app.command("sandbox", help=sandbox_cmd.sandbox.__doc__)(sandbox_cmd.sandbox)
 
 

@@ -75,10 +75,6 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def is_sensitive(value: Any) -> bool:
-    return isinstance(value, (Secret, Digest))
-
-
 def conceal(tree: Any, salt: str) -> Any:
     """Return `tree` with every `Secret` replaced by its `Digest` (other leaves shared)."""
     if isinstance(tree, Secret):

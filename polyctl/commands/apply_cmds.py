@@ -254,14 +254,14 @@ def _execute(rt, project, backend, plan, current, stored_serial: int | None, spe
 
     from polyctl.commands.remote import api_settings
     from polyctl.engine.apply import Executor
-    from polyctl.engine.payload import SecretSource, StalePlanError
+    from polyctl.engine.payload import SecretSource
     from polyctl.render.progress import ProgressPrinter
 
     needs_api = any(rc.action.value not in ("state-only", "no-op") for rc in plan.changes)
     settings = api_settings(rt, project) if needs_api else None
     with collector_paused():
         secrets = SecretSource(specs_now, current.digest_salt)
-        _check_secrets(plan, secrets, StalePlanError)
+        _check_secrets(plan, secrets)
     if stored_serial is None:  # first apply: the state must exist for the CAS write
         backend.write(current, expected_serial=None)
     printer = ProgressPrinter(rt.out, live=rt.env.is_tty(rt.env.stdout) and not rt.no_color)
@@ -300,15 +300,15 @@ def _client_or_none(settings, parallelism):
     return none()
 
 
-def _check_secrets(plan, secrets, stale_error) -> None:
+def _check_secrets(plan, secrets) -> None:
     """Refuse before any request if a secret the plan needs is not the one planned."""
-    from polyctl.engine.payload import request_body
+    from polyctl.engine.payload import StalePlanError, request_body
 
     for rc in plan.changes:
         if rc.after is not None and rc.action.value in ("create", "update", "replace"):
             try:
                 request_body(secrets, rc.address, rc.after)
-            except stale_error as exc:
+            except StalePlanError as exc:
                 raise CommandError("Saved plan is stale", f"{exc}. Make a new plan.") from exc
 
 

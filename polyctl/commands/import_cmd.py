@@ -51,6 +51,7 @@ def _import_one(rt, project, address: str, id: str) -> int:
     from polyctl.commands.remote import api_settings, open_client, run_async
     from polyctl.diagnostics import did_you_mean
     from polyctl.engine.importer import imported_resource
+    from polyctl.engine.live import live_type
     from polyctl.state.model import State
 
     specs = project.load_specs()
@@ -82,7 +83,7 @@ def _import_one(rt, project, address: str, id: str) -> int:
             raise CommandError("Cannot import", f"No connection with id {id} exists "
                                "(or it belongs to another organization).") from exc
         resource = imported_resource(
-            live, salt=current.digest_salt, schema=project.schema(resource_type(live)),
+            live, salt=current.digest_salt, schema=project.schema(live_type(live)),
             organization=spec.organization, lifecycle=spec.lifecycle)
         resources = dict(current.resources)
         resources[address] = resource
@@ -96,18 +97,13 @@ def _import_one(rt, project, address: str, id: str) -> int:
     return 0
 
 
-def resource_type(live: dict) -> str:
-    from polyctl.engine.live import live_type
-
-    return live_type(live)
-
-
 def _import_all(rt, project, out: Path, organization: str | None) -> int:
     import yaml
 
     from polyctl.commands.locking import state_lock
     from polyctl.commands.remote import api_settings, open_client, run_async
     from polyctl.engine.importer import imported_resource, local_name_for, spec_for
+    from polyctl.engine.live import live_type
     from polyctl.resource import Lifecycle
     from polyctl.spec.model import address_of
     from polyctl.state.model import State
@@ -143,7 +139,7 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
         for live in sorted(live_all, key=lambda c: (str(c.get("name")), str(c.get("id")))):
             if str(live.get("id")) in managed:
                 continue
-            schema = project.schema(resource_type(live))
+            schema = project.schema(live_type(live))
             local = local_name_for(str(live.get("name") or "connection"), taken)
             block, needed = spec_for(live, local, schema, organization)
             blocks[local] = block

@@ -56,10 +56,6 @@ class Recovery:
     in_flight: list[InFlight] = field(default_factory=list)
     folded: int = 0  # finished operations recovered
 
-    @property
-    def needed(self) -> bool:
-        return bool(self.folded or self.in_flight)
-
 
 def begin_entry(state: State) -> dict[str, Any]:
     return {"type": "begin", "lineage": state.lineage, "serial": state.serial}

@@ -121,10 +121,6 @@ class SchemaRegistry:
             raise LookupError(self.fetch_error or "the connection types cannot be listed offline")
         return sorted(listed, key=lambda t: str(t.get("id")))
 
-    def raw_schema(self, type_id: str) -> dict[str, Any] | None:
-        self.lookup(type_id)
-        return self._cached(f"{type_id}.json", fresh=False)
-
     # -- cache and fetching ---------------------------------------------------------
 
     def _path(self, name: str) -> Path:

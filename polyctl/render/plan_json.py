@@ -25,7 +25,6 @@ emitted: the JSON plan is for people and pipelines, the saved plan file is separ
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from polyctl import __version__
@@ -108,7 +107,3 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "summary": {"add": summary.add, "change": summary.change, "destroy": summary.destroy},
         "has_changes": plan.has_changes,
     }
-
-
-def dumps(plan: Plan) -> str:
-    return json.dumps(plan_to_json(plan), indent=2, sort_keys=False)

@@ -276,12 +276,8 @@ def render_drift(drift: Iterable[Drift], out: _Writer) -> None:
         out.raw()
 
 
-def render_plan(plan: Plan) -> list[Line]:
-    return [line for piece in plan_pieces(plan) for line in piece]
-
-
 def plan_pieces(plan: Plan) -> Iterator[list[Line]]:
-    """`render_plan`'s lines in pieces — the drift, the legend, then one piece per change —
+    """The plan's lines in pieces — the drift, the legend, then one piece per change —
     so that a plan of 10,000 changes is printed as it is rendered, never held whole."""
     out = _Writer()
     render_drift(plan.drift, out)

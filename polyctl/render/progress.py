@@ -84,10 +84,6 @@ class ProgressPrinter(ApplyHooks):
         self.status.update(f"{self._label(op)}: {_VERBS[op.kind][0]} "
                            f"[{_elapsed(time.monotonic() - since)} elapsed]{more}")
 
-    def skip_to(self, index: int) -> None:
-        """Let later lines print even if some operations never reported."""
-        self.next_index = min(self.next_index, index)
-
     def interrupted(self) -> None:
         self.output.print(Line("Interrupt received: no new operations will start; waiting for "
                                "running ones to finish and saving the state. Press Ctrl-C "

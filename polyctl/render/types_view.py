@@ -11,11 +11,6 @@ from polyctl.diagnostics import format_path
 from polyctl.schema import TypeSchema
 from polyctl.schema.attributes import Attribute
 
-_TYPE_NAMES = {"string": "string", "integer": "integer", "number": "number",
-               "boolean": "boolean", "object": "object", "list": "list", "set": "set",
-               "any": "any"}
-
-
 def fields(attr: Attribute, path: tuple = ()) -> Iterator[tuple[tuple, Attribute]]:
     for name, sub in attr.fields.items():
         if sub.read_only:
@@ -29,8 +24,8 @@ def fields(attr: Attribute, path: tuple = ()) -> Iterator[tuple[tuple, Attribute
 
 def _kind(attr: Attribute) -> str:
     if attr.kind in ("list", "set") and attr.item is not None:
-        return f"{attr.kind} of {_TYPE_NAMES.get(attr.item.kind, attr.item.kind)}"
-    return _TYPE_NAMES.get(attr.kind, attr.kind)
+        return f"{attr.kind} of {attr.item.kind}"
+    return attr.kind
 
 
 def _one_line(text: str, width: int = 70) -> str:

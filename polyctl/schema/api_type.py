@@ -32,10 +32,10 @@ def _json_text(value: str) -> str | None:
     return None
 
 
-def _name_value(*, sensitive_value: bool = False) -> Attribute:
+def _name_value() -> Attribute:
     return Attribute("object", fields={
         "name": Attribute("string", required=True),
-        "value": Attribute("string", required=True, sensitive=sensitive_value),
+        "value": Attribute("string", required=True),
     })
 
 

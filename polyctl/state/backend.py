@@ -34,12 +34,7 @@ from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, runtime_checkable
 
-from polyctl.state.model import (  # noqa: F401  (re-exported)
-    CorruptStateError,
-    State,
-    StateError,
-    UnsupportedStateVersionError,
-)
+from polyctl.state.model import State, StateError
 
 
 class SerialConflictError(StateError):

@@ -1,4 +1,6 @@
-"""The `StateBackend` protocol every storage of state implements, and its errors.
+"""The `StateBackend` protocol every storage of state implements, its errors, and the
+rules every implementation applies alike: the compare-and-swap of `write`
+(`check_write`) and the journal's entry encoding (`encode_entry`, `decode_entry`).
 
 A backend stores one state document per workspace, guarded by a lock, with a
 compare-and-swap on `serial` and an append-only journal that makes every finished
@@ -26,6 +28,7 @@ Terraform's `errored.tfstate`) so the CLI can print where it went.
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
 import uuid
@@ -35,6 +38,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from polyctl.state.model import State, StateError
+from polyctl.values import from_json, to_json
 
 
 class SerialConflictError(StateError):
@@ -157,6 +161,42 @@ class LockInfo:
 
 
 LockWaitHook = Callable[[LockInfo, float], None]
+
+
+def check_next_serial(state: State, expected_serial: int | None) -> None:
+    """A write stores a later serial than the one it replaces (a bug otherwise)."""
+    if expected_serial is not None and state.serial <= expected_serial:
+        raise ValueError(f"state.serial {state.serial} must be greater than "
+                         f"expected_serial {expected_serial} (use State.next())")
+
+
+def check_write(stored: State | None, state: State, expected_serial: int | None, *,
+                location: str) -> None:
+    """The compare-and-swap of `StateBackend.write`, against what is `stored` now (read
+    under the backend's own guard): the same lineage, and the serial the writer read."""
+    if stored is None:
+        if expected_serial is not None:
+            raise SerialConflictError(expected_serial, None)
+        return
+    if stored.lineage != state.lineage:
+        raise LineageMismatchError(stored.lineage, state.lineage, location=location)
+    if stored.serial != expected_serial:
+        raise SerialConflictError(expected_serial, stored.serial)
+
+
+def encode_entry(entry: dict[str, Any]) -> str:
+    """One journal entry as a line of compact JSON; a `Secret` in it is a TypeError."""
+    if not isinstance(entry, dict):
+        raise TypeError(f"journal entries are dicts, not {type(entry).__name__}")
+    return json.dumps(to_json(entry), separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_entry(line: str | bytes) -> dict[str, Any]:
+    """The inverse of `encode_entry`; ValueError when `line` is not a JSON object."""
+    entry = json.loads(line)
+    if not isinstance(entry, dict):
+        raise ValueError("not a JSON object")
+    return from_json(entry)
 
 
 @runtime_checkable

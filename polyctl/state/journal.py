@@ -15,16 +15,14 @@ whole and damaged later: it is reported as `CorruptStateError`, never skipped.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
-from polyctl.state.backend import StateWriteError
+from polyctl.state.backend import StateWriteError, decode_entry, encode_entry
 from polyctl.state.files import FILE_MODE, fsync_dir, write_all
 from polyctl.state.model import CorruptStateError
-from polyctl.values import from_json, to_json
 
 _TAIL_CHUNK = 1 << 16
 
@@ -38,13 +36,8 @@ class Journal:
     def append(self, entries: list[dict[str, Any]]) -> None:
         if not entries:
             return
-        lines = []
-        for entry in entries:  # encode everything before touching the file
-            if not isinstance(entry, dict):
-                raise TypeError(f"journal entries are dicts, not {type(entry).__name__}")
-            text = json.dumps(to_json(entry), separators=(",", ":"), ensure_ascii=False)
-            lines.append(text.encode() + b"\n")
-        data = b"".join(lines)
+        # encode everything before touching the file
+        data = b"".join(encode_entry(e).encode() + b"\n" for e in entries)
         with self._mutex:
             try:
                 self._append(data)
@@ -97,14 +90,11 @@ class Journal:
         entries = []
         for number, line in enumerate(complete, start=1):
             try:
-                entry = json.loads(line)
-                if not isinstance(entry, dict):
-                    raise ValueError("not a JSON object")
-            except (ValueError, UnicodeDecodeError) as exc:
+                entries.append(decode_entry(line))
+            except ValueError as exc:  # UnicodeDecodeError included
                 raise CorruptStateError(
                     f"{self.path}, line {number}: journal entry is not a JSON object ({exc})",
                     path=str(self.path)) from exc
-            entries.append(from_json(entry))
         return entries
 
     def clear(self) -> None:

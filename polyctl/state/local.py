@@ -33,12 +33,12 @@ from typing import Any
 
 from polyctl.state import files
 from polyctl.state.backend import (
-    LineageMismatchError,
     LockError,
     LockInfo,
     LockWaitHook,
-    SerialConflictError,
     StateWriteError,
+    check_next_serial,
+    check_write,
 )
 from polyctl.state.files import DIR_MODE, FILE_MODE, fsync_dir, sweep_temps, unlink_quietly
 from polyctl.state.journal import Journal
@@ -115,9 +115,7 @@ class LocalStateBackend:
             raise CorruptStateError(f"{exc}{hint}", path=str(self.path)) from None
 
     def write(self, state: State, *, expected_serial: int | None) -> None:
-        if expected_serial is not None and state.serial <= expected_serial:
-            raise ValueError(f"state.serial {state.serial} must be greater than "
-                             f"expected_serial {expected_serial} (use State.next())")
+        check_next_serial(state, expected_serial)
         payload = dumps(state)  # a Secret raises TypeError here: a bug, not a disk problem
         tmp: Path | None = None
         replaced = False
@@ -128,7 +126,9 @@ class LocalStateBackend:
             tmp = files.write_temp(self.path, payload)
             with self._lockfile.guard():  # makes check-then-replace one step
                 current = self._read_bytes()
-                self._check_swap(state, expected_serial, current)
+                # corrupt or newer: _parse refuses, and nothing is overwritten
+                check_write(None if current is None else self._parse(current), state,
+                            expected_serial, location=str(self.path))
                 if current is not None:
                     self._keep_backup(current)
                 os.replace(tmp, self.path)
@@ -143,18 +143,6 @@ class LocalStateBackend:
         finally:
             if tmp is not None:
                 unlink_quietly(tmp)
-
-    def _check_swap(self, state: State, expected_serial: int | None,
-                    current_raw: bytes | None) -> None:
-        if current_raw is None:
-            if expected_serial is not None:
-                raise SerialConflictError(expected_serial, None)
-            return
-        current = self._parse(current_raw)  # corrupt or newer: refuse to overwrite
-        if current.lineage != state.lineage:
-            raise LineageMismatchError(current.lineage, state.lineage, location=str(self.path))
-        if current.serial != expected_serial:
-            raise SerialConflictError(expected_serial, current.serial)
 
     def _keep_backup(self, current_raw: bytes) -> None:
         """Make the current file `.backup` without a moment where either is missing."""

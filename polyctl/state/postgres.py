@@ -25,7 +25,6 @@ Guarantees, beyond those of Terraform's `pg` backend:
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -35,12 +34,15 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from polyctl.state import files
 from polyctl.state.backend import (
-    LineageMismatchError,
     LockError,
     LockInfo,
     LockWaitHook,
     SerialConflictError,
     StateWriteError,
+    check_next_serial,
+    check_write,
+    decode_entry,
+    encode_entry,
 )
 from polyctl.state.local import workspace_state_path
 from polyctl.state.model import (
@@ -53,7 +55,6 @@ from polyctl.state.model import (
 )
 from polyctl.state.postgres_lock import PgLock
 from polyctl.state.postgres_schema import DEFAULT_SCHEMA, PgLocation, connect, driver, migrate
-from polyctl.values import from_json, to_json
 
 if TYPE_CHECKING:
     import psycopg
@@ -153,9 +154,7 @@ class PostgresStateBackend:
                                     path=self.description) from None
 
     def write(self, state: State, *, expected_serial: int | None) -> None:
-        if expected_serial is not None and state.serial <= expected_serial:
-            raise ValueError(f"state.serial {state.serial} must be greater than "
-                             f"expected_serial {expected_serial} (use State.next())")
+        check_next_serial(state, expected_serial)
         payload = dumps(state)  # a Secret raises TypeError here: a bug, not a storage problem
         writer = self._lock.held or self._who()
         committing = False
@@ -164,9 +163,10 @@ class PostgresStateBackend:
             nonlocal committing
             row = conn.execute(self._sql("SELECT state FROM {states} WHERE workspace = %s "
                                          "FOR UPDATE"), [self.workspace]).fetchone()
-            if row is None:
-                if expected_serial is not None:
-                    raise SerialConflictError(expected_serial, None)
+            # unreadable: _parse refuses, and nothing is replaced
+            current = None if row is None else self._parse(row[0], self.description)
+            check_write(current, state, expected_serial, location=self.description)
+            if current is None:
                 inserted = conn.execute(self._sql(
                     "INSERT INTO {states} (workspace, lineage, serial, state) "
                     "VALUES (%s, %s, %s, %s) ON CONFLICT (workspace) DO NOTHING"),
@@ -176,12 +176,6 @@ class PostgresStateBackend:
                                                    "WHERE workspace = %s"), [self.workspace])
                     raise SerialConflictError(None, (found.fetchone() or [None])[0])
             else:
-                current = self._parse(row[0], self.description)  # unreadable: never replaced
-                if current.lineage != state.lineage:
-                    raise LineageMismatchError(current.lineage, state.lineage,
-                                               location=self.description)
-                if current.serial != expected_serial:
-                    raise SerialConflictError(expected_serial, current.serial)
                 conn.execute(self._sql(
                     "UPDATE {states} SET lineage = %s, serial = %s, state = %s, "
                     "written_at = now() WHERE workspace = %s"),
@@ -301,11 +295,7 @@ class PostgresStateBackend:
     def journal_append(self, entries: list[dict[str, Any]]) -> None:
         if not entries:
             return
-        lines = []
-        for entry in entries:  # encode everything (refusing secrets) before writing
-            if not isinstance(entry, dict):
-                raise TypeError(f"journal entries are dicts, not {type(entry).__name__}")
-            lines.append(json.dumps(to_json(entry), separators=(",", ":"), ensure_ascii=False))
+        lines = [encode_entry(e) for e in entries]  # all (refusing secrets) before writing
 
         def append(conn: "psycopg.Connection") -> None:
             with conn.cursor() as cur:
@@ -325,13 +315,10 @@ class PostgresStateBackend:
         entries = []
         for seq, line in rows:
             try:
-                entry = json.loads(line)
-                if not isinstance(entry, dict):
-                    raise ValueError("not a JSON object")
+                entries.append(decode_entry(line))
             except ValueError as exc:
                 raise CorruptStateError(f"{self.description}, journal entry {seq}: not a JSON "
                                         f"object ({exc})", path=self.description) from None
-            entries.append(from_json(entry))
         return entries
 
     def journal_clear(self) -> None:

@@ -32,6 +32,8 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # Directory fsync is not supported everywhere; such errors say nothing about the data.
 _DIR_FSYNC_UNSUPPORTED = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF,
                           errno.EACCES, errno.EISDIR}
+# link() errors that mean "no hard links here" (copy instead), not a failed write.
+NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 
 
 def _host_key() -> str:
@@ -75,22 +77,28 @@ def temp_path(target: Path) -> Path:
     )
 
 
+def create_synced(path: Path, data: bytes) -> None:
+    """Create `path` (never an existing file or a link: FileExistsError), mode 0600
+    whatever the umask, holding `data` fsynced. On failure nothing is left behind."""
+    fd = os.open(path, _CREATE | _NOFOLLOW, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        unlink_quietly(path)  # ours: created by the O_EXCL above
+        raise
+    os.close(fd)
+
+
 def write_temp(target: Path, data: bytes) -> Path:
     """Write `data` to a new fsynced 0600 temp file beside `target`; return its path.
 
     The caller renames it into place or removes it; on failure nothing is left behind.
     """
     tmp = temp_path(target)
-    fd = os.open(tmp, _CREATE | _NOFOLLOW, FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)  # exact mode whatever the umask
-        write_all(fd, data)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        unlink_quietly(tmp)
-        raise
-    os.close(fd)
+    create_synced(tmp, data)
     return tmp
 
 
@@ -158,20 +166,11 @@ def write_emergency_copy(state: State, reason: str, *, avoid: Path | None = None
         for n in range(100):
             path = directory / (f"{stem}.state.json" if n == 0 else f"{stem}.{n}.state.json")
             try:
-                fd = os.open(path, _CREATE | _NOFOLLOW, FILE_MODE)
+                create_synced(path, payload)
             except FileExistsError:
                 continue
             except OSError:
                 break
-            try:
-                os.fchmod(fd, FILE_MODE)
-                write_all(fd, payload)
-                os.fsync(fd)
-            except OSError:
-                os.close(fd)
-                unlink_quietly(path)
-                break
-            os.close(fd)
             try:
                 fsync_dir(directory)
             except OSError:

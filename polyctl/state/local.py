@@ -24,7 +24,6 @@ elsewhere. A symlinked state path is followed, so the real file is what gets rep
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import stat
@@ -40,7 +39,9 @@ from polyctl.state.backend import (
     check_next_serial,
     check_write,
 )
-from polyctl.state.files import DIR_MODE, FILE_MODE, fsync_dir, sweep_temps, unlink_quietly
+from polyctl.state.files import (
+    DIR_MODE, FILE_MODE, NO_HARD_LINKS, fsync_dir, sweep_temps, unlink_quietly,
+)
 from polyctl.state.journal import Journal
 from polyctl.state.lockfile import LockFile
 from polyctl.state.model import (
@@ -54,7 +55,6 @@ from polyctl.state.model import (
 
 DEFAULT_STATE_FILE = "polyctl.state.json"
 _WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 
 
 def workspace_state_path(path: Path, workspace: str = "default") -> Path:
@@ -153,7 +153,7 @@ class LocalStateBackend:
                 os.chmod(link, FILE_MODE)  # e.g. a hand-made 0644 state
         except OSError as exc:
             unlink_quietly(link)
-            if exc.errno not in _NO_HARD_LINKS:
+            if exc.errno not in NO_HARD_LINKS:
                 raise
             link = files.write_temp(self.backup_path, current_raw)  # no hard links: copy
         try:

@@ -25,7 +25,6 @@ Protocol:
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -47,10 +46,11 @@ from polyctl.state.backend import (
 )
 from polyctl.state.files import (
     FILE_MODE,
+    NO_HARD_LINKS,
+    create_synced,
     fsync_dir,
     sweep_temps,
     unlink_quietly,
-    write_all,
     write_temp,
 )
 
@@ -59,7 +59,6 @@ try:
 except ImportError:  # Windows: no guard, so no automatic takeover
     fcntl = None  # type: ignore[assignment]
 
-_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
 _MAX_LOCK_BYTES = 1 << 16
 _FIRST_DELAY, _MAX_DELAY = 0.05, 1.0
 
@@ -198,21 +197,12 @@ class LockFile:
         except FileExistsError:
             return False
         except OSError as exc:
-            if exc.errno not in _NO_HARD_LINKS:
+            if exc.errno not in NO_HARD_LINKS:
                 raise
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, FILE_MODE)
+            create_synced(self.path, payload)
         except FileExistsError:
             return False
-        try:
-            os.fchmod(fd, FILE_MODE)
-            write_all(fd, payload)
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            unlink_quietly(self.path)  # ours: created by the O_EXCL above
-            raise
-        os.close(fd)
         return True
 
     def release(self, lock: LockInfo) -> None:

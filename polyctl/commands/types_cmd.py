@@ -23,12 +23,9 @@ def _schema(rt, type_id: str, refresh: bool):
     try:
         schema = registry.lookup(type_id)
     except UnknownTypeError as exc:
-        import difflib
-
-        close = difflib.get_close_matches(type_id, exc.known, n=3, cutoff=0.5)
-        hint = (" Did you mean " + " or ".join(f'"{c}"' for c in close) + "?") if close else ""
         raise CommandError("Unknown connection type",
-                           f'"{type_id}" is not a Polytomic connection type.{hint}') from exc
+                           f'"{type_id}" is not a Polytomic connection type.{exc.suggestion}'
+                           ) from exc
     if schema is None:
         raise CommandError("Schema not available", f'The schema of "{type_id}" could not be '
                            f"read: {registry.unchecked.get(type_id, 'unknown reason')}.")

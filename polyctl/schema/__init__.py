@@ -69,6 +69,14 @@ class UnknownTypeError(LookupError):
         super().__init__(type_id)
         self.type_id, self.known = type_id, known
 
+    @property
+    def suggestion(self) -> str:
+        """' Did you mean "a" or "b"?' with up to three close ids, else ''."""
+        import difflib
+
+        close = difflib.get_close_matches(self.type_id, self.known, n=3, cutoff=0.5)
+        return (" Did you mean " + " or ".join(f'"{c}"' for c in close) + "?") if close else ""
+
 
 def builtin(type_id: str) -> TypeSchema | None:
     return _BUILTIN.get(type_id)

@@ -193,12 +193,8 @@ class _FileReader:
         try:
             return self.schemas.lookup(type_id) or schema_for(type_id)
         except UnknownTypeError as exc:
-            import difflib
-
-            close = difflib.get_close_matches(type_id, exc.known, n=3, cutoff=0.5)
-            hint = (" Did you mean " + " or ".join(f'"{c}"' for c in close) + "?") if close else ""
             err(("type",), "Unknown connection type",
-                f'"{type_id}" is not a Polytomic connection type.{hint} '
+                f'"{type_id}" is not a Polytomic connection type.{exc.suggestion} '
                 "Run 'polyctl types list' to see them all.")
             return None
 

@@ -51,13 +51,6 @@ def _unmask(tree: Any) -> Any:
     return tree
 
 
-def _is_set(schema: TypeSchema | None, path: list) -> bool:
-    if schema is None or len(path) < 2 or path[0] != "configuration":
-        return False
-    attr = schema.attribute(tuple(path[1:]))
-    return attr is not None and attr.is_set
-
-
 def diff_records(before: dict[str, Any], after: dict[str, Any],
                  schema: TypeSchema | None, *, keys: tuple[str, ...]) -> tuple[AttributeChange, ...]:
     """Changes from `before` to `after`, restricted to the top-level `keys`."""
@@ -67,9 +60,10 @@ def diff_records(before: dict[str, Any], after: dict[str, Any],
         return ()
     from deepdiff import DeepDiff  # imported on first real difference: it is slow to load
 
+    is_set = schema.is_set_at if schema is not None else (lambda path: False)
     report = DeepDiff(
         _mask(left), _mask(right), view="tree",
-        ignore_order_func=lambda level: _is_set(schema, level.path(output_format="list")),
+        ignore_order_func=lambda level: is_set(level.path(output_format="list")),
         cutoff_distance_for_pairs=0.0, cutoff_intersection_for_pairs=0.0,
         verbose_level=2,
     )
@@ -80,12 +74,12 @@ def diff_records(before: dict[str, Any], after: dict[str, Any],
             continue
         for level in levels:
             path: AttrPath = tuple(level.path(output_format="list"))
-            if report_type.startswith("iterable") and _is_set(schema, list(path[:-1])):
+            if report_type.startswith("iterable") and is_set(path[:-1]):
                 path = path[:-1]  # a set element has no position
             old = None if kind == "add" else _unmask(level.t1)
             new = None if kind == "remove" else _unmask(level.t2)
             if kind == "update" and path and isinstance(path[-1], int) \
-                    and _is_set(schema, list(path[:-1])):
+                    and is_set(path[:-1]):
                 # deepdiff pairs one removed and one added element as a "change" at an
                 # index; a set has no positions, so it is a removal and an addition.
                 for k, value in (("remove", old), ("add", new)):

@@ -87,10 +87,7 @@ class _Differ:
         self.replace_paths = set(replace_paths)
 
     def is_set(self, path: AttrPath) -> bool:
-        if self.schema is None or len(path) < 2 or path[0] != "configuration":
-            return False
-        attr = self.schema.attribute(path[1:])
-        return attr is not None and attr.is_set
+        return self.schema is not None and self.schema.is_set_at(path)
 
     def block(self, before: dict, after: dict, level: int, path: AttrPath,
               order: tuple[str, ...] = ()) -> None:

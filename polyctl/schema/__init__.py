@@ -9,9 +9,9 @@ Schema for it is handed in by the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
-from polyctl.diagnostics import AttrPath
+from polyctl.diagnostics import AttrPath, PathElement
 from polyctl.schema.api_type import API_CONFIGURATION
 from polyctl.schema.attributes import Attribute, Reporter, canonical, find, validate
 
@@ -40,6 +40,14 @@ class TypeSchema:
 
     def attribute(self, path: AttrPath) -> Attribute | None:
         return find(self.configuration, path)
+
+    def is_set_at(self, record_path: Sequence[PathElement]) -> bool:
+        """Whether a path in a resource record (`("configuration", …)`) names a set,
+        whose elements compare without order."""
+        if len(record_path) < 2 or record_path[0] != "configuration":
+            return False
+        attr = self.attribute(tuple(record_path[1:]))
+        return attr is not None and attr.is_set
 
 
 _BUILTIN = {"api": TypeSchema("api", API_CONFIGURATION)}

@@ -51,8 +51,8 @@ def sensitivity(tree: Any) -> Any:
     if isinstance(tree, dict):
         return {k: s for k, v in tree.items() if (s := sensitivity(v)) not in ({}, [], False)}
     if isinstance(tree, list):
-        return [sensitivity(v) or False for v in tree] if any(
-            sensitivity(v) not in ({}, [], False) for v in tree) else []
+        marks = [sensitivity(v) for v in tree]
+        return [m or False for m in marks] if any(m not in ({}, [], False) for m in marks) else []
     return False
 
 

@@ -24,6 +24,7 @@ from ._errors import (
     PolytomicError,
     error_from_response,
     network_error,
+    safe_url,
     secrets_in,
 )
 from ._retry import (
@@ -232,7 +233,7 @@ def decode_json(response: httpx.Response) -> Any:
             "the API answered with something that is not JSON",
             status=response.status_code,
             method=response.request.method,
-            url=str(response.request.url.copy_with(username=None, password=None)),
+            url=safe_url(response.request),
         ) from exc
 
 

@@ -231,7 +231,7 @@ def used_by_from(metadata: Any) -> list[Dependent]:
     return [Dependent.from_mapping(e) for e in entries if isinstance(e, Mapping)]
 
 
-def _safe_url(request: httpx.Request) -> str:
+def safe_url(request: httpx.Request) -> str:
     # Userinfo in a base URL is a credential; it never goes into an error.
     return str(request.url.copy_with(username=None, password=None))
 
@@ -254,7 +254,7 @@ def error_from_response(
         key=key,
         metadata=metadata,
         method=response.request.method,
-        url=_safe_url(response.request),
+        url=safe_url(response.request),
     )
     if status == 401:
         hint = f"check {credential_source}" if credential_source else "check the credential"
@@ -297,4 +297,4 @@ def network_error(exc: httpx.HTTPError, request: httpx.Request, *, attempts: int
     message = f"{what} to {request.url.host}" + (f": {_shorten(detail)}" if detail else "")
     if attempts > 1:
         message = f"{message} (gave up after {attempts} attempts)"
-    return NetworkError(message, method=request.method, url=_safe_url(request))
+    return NetworkError(message, method=request.method, url=safe_url(request))

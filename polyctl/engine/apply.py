@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from polyctl.api import (
     ConnectionInUseError, NetworkError, NotFoundError, OrgClient, PolytomicError, ServerError,
+    generate_idempotency_key,
 )
 from polyctl.engine.hooks import ApplyHooks, Operation, OpKind, Outcome
 from polyctl.engine.journal import InFlight, JournalWriter, begin_entry, end_journal
@@ -247,7 +247,7 @@ class Executor:
         digest = request_digest(body, self.state.digest_salt)
         previous = self.reusable.get((op.address, op.kind.value))
         key = previous.idempotency_key if previous and previous.request_digest == digest \
-            else str(uuid.uuid4())
+            else generate_idempotency_key()
         entry = InFlight(op.address, op.kind.value, key, digest, record.get("name", ""),
                          record.get("type", ""), record.get("organization")).entry()
         try:

@@ -4,8 +4,9 @@ A configuration tree is plain JSON data (dict, list, str, int, float, bool, None
 which a sensitive leaf is one of two wrappers:
 
 - `Secret` holds a real secret in memory (an interpolated value, a password from a
-  spec). Its `repr`/`str` never show the value; only `reveal()` does, and only the
-  API layer's payload builder calls it.
+  spec). Its `repr`/`str` never show the value; only `reveal()` does, and only where
+  the value itself is needed: the engine's request bodies (`polyctl.engine.payload`)
+  and the schema checks that validate, convert or compare it (`polyctl.schema`).
 - `Digest` is what survives a secret on disk: a salted SHA-256 of it, enough to see
   that a secret changed without keeping it. State, plan files and journals hold
   digests, never secrets.
@@ -87,7 +88,7 @@ def conceal(tree: Any, salt: str) -> Any:
 
 
 def reveal(tree: Any) -> Any:
-    """Return `tree` with every `Secret` unwrapped — for building API payloads only."""
+    """Return `tree` with every `Secret` unwrapped — for request bodies and validation."""
     if isinstance(tree, Secret):
         return tree.reveal()
     if isinstance(tree, dict):

@@ -2,7 +2,8 @@
 
 Reads only the `Plan` model (the same one the JSON view serialises). Produces
 `Line`s (polyctl.render.lines); whether they carry colour is the console's business
-(`--no-color`, `NO_COLOR`, not a TTY → plain).
+(`--no-color`, `NO_COLOR`, not a TTY → plain). `Writer` (Terraform's indentation) and
+`Differ` (values shown whole or as a difference) also draw the state (`state_view`).
 
     # connection.example will be updated in-place
     ~ resource "connection" "example" {
@@ -52,7 +53,7 @@ def scalar(value: Any) -> str:
     return json.dumps(value)
 
 
-class _Writer:
+class Writer:
     """Accumulates lines; `line(level, symbol, text)` handles Terraform's indentation."""
 
     def __init__(self) -> None:
@@ -78,10 +79,10 @@ class _Writer:
         return lines
 
 
-class _Differ:
+class Differ:
     """Renders the difference between two values, recursively."""
 
-    def __init__(self, out: _Writer, type_id: str, replace_paths: Iterable[AttrPath]) -> None:
+    def __init__(self, out: Writer, type_id: str, replace_paths: Iterable[AttrPath]) -> None:
         self.out = out
         self.schema = schema_for(type_id) if type_id else None
         self.replace_paths = set(replace_paths)
@@ -206,7 +207,7 @@ def _display_record(record: dict | None) -> dict:
     return shown
 
 
-def render_change(rc: ResourceChange, out: _Writer) -> None:
+def render_change(rc: ResourceChange, out: Writer) -> None:
     kind, _, name = rc.address.partition(".")
     out.raw(f"  # {rc.address} {HEADERS[rc.action]}", style="bold")
     for reason in rc.replace_reasons:
@@ -214,7 +215,7 @@ def render_change(rc: ResourceChange, out: _Writer) -> None:
     symbol = {Action.REPLACE: "+/-" if rc.create_before_destroy else "-/+",
               Action.STATE_ONLY: "~"}.get(rc.action, rc.action.symbol)
     out.line(0, symbol, f'resource "{kind}" "{name}" {{')
-    differ = _Differ(out, rc.connection_type, rc.replace_paths)
+    differ = Differ(out, rc.connection_type, rc.replace_paths)
     before = _display_record(rc.before)
     after = _display_record(rc.after)
     if rc.action in (Action.CREATE, Action.DELETE):
@@ -247,7 +248,7 @@ def render_change(rc: ResourceChange, out: _Writer) -> None:
     out.raw()
 
 
-def render_drift(drift: Iterable[Drift], out: _Writer) -> None:
+def render_drift(drift: Iterable[Drift], out: Writer) -> None:
     items = list(drift)
     if not items:
         return
@@ -267,7 +268,7 @@ def render_drift(drift: Iterable[Drift], out: _Writer) -> None:
         else:
             out.raw(f"  # {d.address} has changed", style="bold")
             out.line(0, "~", f'resource "{kind}" "{name}" {{')
-            differ = _Differ(out, str(d.before.get("type", "")), ())
+            differ = Differ(out, str(d.before.get("type", "")), ())
             differ.block(_display_record(d.before), _display_record(d.after), 1, (), TOP_ORDER)
             out.line(0, " ", "}")
         out.raw()
@@ -276,7 +277,7 @@ def render_drift(drift: Iterable[Drift], out: _Writer) -> None:
 def plan_pieces(plan: Plan) -> Iterator[list[Line]]:
     """The plan's lines in pieces — the drift, the legend, then one piece per change —
     so that a plan of 10,000 changes is printed as it is rendered, never held whole."""
-    out = _Writer()
+    out = Writer()
     render_drift(plan.drift, out)
     if plan.mode is Mode.REFRESH_ONLY:
         if plan.drift:

@@ -7,17 +7,17 @@ from typing import Any
 from polyctl.engine.records import state_record
 from polyctl.render.plan_json import redact, sensitivity
 from polyctl.render.lines import Line
-from polyctl.render.plan_text import TOP_ORDER, _Differ, _Writer
+from polyctl.render.plan_text import TOP_ORDER, Differ, Writer
 from polyctl.state.model import ResourceState, State
 
 
-def render_resource(address: str, resource: ResourceState, out: _Writer | None = None) -> list[Line]:
-    out = out or _Writer()
+def render_resource(address: str, resource: ResourceState, out: Writer | None = None) -> list[Line]:
+    out = out or Writer()
     kind, _, name = address.partition(".")
     record = state_record(resource)
     out.raw(f"# {address}:", style="bold")
     out.raw(f'resource "{kind}" "{name}" {{')
-    differ = _Differ(out, resource.type, ())
+    differ = Differ(out, resource.type, ())
     keys = [k for k in TOP_ORDER if record.get(k) is not None]
     keys += ["organization_id"] if record.get("organization_id") else []
     width = max(len(k) for k in keys)
@@ -29,7 +29,7 @@ def render_resource(address: str, resource: ResourceState, out: _Writer | None =
 
 
 def render_state(state: State) -> list[Line]:
-    out = _Writer()
+    out = Writer()
     for address, resource in sorted(state.resources.items()):
         render_resource(address, resource, out)
     return out.lines

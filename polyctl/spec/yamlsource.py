@@ -1,10 +1,10 @@
 """YAML files → plain Python data plus the location of every value and key.
 
-Two readers, one result. The fast one builds data straight from libyaml's event
-stream (resolving plain scalars as PyYAML does, memoised), with no positions: that is
-what a 10,000-connection spec set pays for. Locations are only needed to report a
-problem, so `SourceDoc.where()` builds them on first use with the slow reader, which
-walks PyYAML's composed nodes and records each path
+Two readers, one result. The fast one (`yamlfast`) builds data straight from libyaml's
+event stream (resolving plain scalars as PyYAML does, memoised), with no positions:
+that is what a 10,000-connection spec set pays for. Locations are only needed to report
+a problem, so `SourceDoc.where()` builds them on first use with the slow reader (here),
+which walks PyYAML's composed nodes and records each path
 (`("connections", "example", "configuration", "url")`) → file, line, column. Anything
 unusual for the fast reader (duplicate keys, merge keys, explicit tags, several
 documents, complex keys) sends the whole file to the slow reader, which also reports
@@ -22,21 +22,11 @@ import yaml
 
 from polyctl.diagnostics import AttrPath, Diagnostics, Location
 from polyctl.spec.model import address_of
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_constructor = yaml.constructor.SafeConstructor()
-
-# Bounds on what a spec file may be, so that hostile or broken input is a located error
-# rather than a crash deep in later code or a run that never ends: nesting (Polytomic
-# configurations need about ten levels) and the values a document expands to through
-# aliases (`&a [*b, *b, …]` nine levels down is a billion values).
-MAX_DEPTH = 100
-MAX_VALUES = 1_000_000
+from polyctl.spec.yamlfast import (
+    CONSTRUCTOR, LOADER, MAX_DEPTH, MAX_VALUES, TIMESTAMP, TooBig, Unusual, fast_load,
+)
 
 _STR = "tag:yaml.org,2002:str"
-# A connection's configuration is JSON: an unquoted date stays the text it is (PyYAML
-# would make a datetime, which JSON — and so the API, the state and a plan — cannot hold).
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _JSON_SCALARS = {f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null")}
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -71,7 +61,7 @@ class SourceDoc:
         text, self.text = self.text, None
         builder = _Builder(self.file, Diagnostics())
         try:
-            nodes = list(yaml.compose_all(text, Loader=_Loader))
+            nodes = list(yaml.compose_all(text, Loader=LOADER))
             if nodes:
                 builder.build(nodes[0], ())
         except (yaml.YAMLError, RecursionError):  # the fast reader accepted it; be safe
@@ -138,7 +128,7 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
-        if node.tag == _STR or node.tag == _TIMESTAMP:
+        if node.tag == _STR or node.tag == TIMESTAMP:
             return node.value
         if node.tag not in _JSON_SCALARS:  # !!binary, !!set, a local !tag: not JSON data
             self.diags.error("Unsupported YAML tag",
@@ -147,7 +137,7 @@ class _Builder:
                              location=_loc(self.file, node))
             return None
         try:
-            return _constructor.construct_object(node, deep=True)
+            return CONSTRUCTOR.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self.diags.error("Invalid YAML value", str(exc).splitlines()[0],
                              location=_loc(self.file, node))
@@ -164,7 +154,7 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: AttrPath) -> dict[str, Any]:
         if any(k.tag == _MERGE for k, _ in node.value):
-            _constructor.flatten_mapping(node)  # resolve `<<: *anchor` merge keys
+            CONSTRUCTOR.flatten_mapping(node)  # resolve `<<: *anchor` merge keys
         out: dict[str, Any] = {}
         first_seen: dict[str, Location] = {}
         for key_node, value_node in node.value:
@@ -213,15 +203,15 @@ def load_yaml(path: Path, display: str, diags: Diagnostics) -> SourceDoc | None:
     try:
         data, shallow_keys = fast_load(text, display)
         return SourceDoc(display, data, keys=shallow_keys, text=text)
-    except _Unusual:
+    except Unusual:
         pass  # the slow reader handles (and reports) the unusual
-    except _TooBig as exc:
+    except TooBig as exc:
         diags.error("Invalid YAML", str(exc), location=_mark_loc(display, exc.mark))
         return None
     except (yaml.YAMLError, RecursionError, ValueError):
         pass  # the slow reader reports syntax errors (and unreadable values) with their place
     try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
+        nodes = list(yaml.compose_all(text, Loader=LOADER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(display, mark.line + 1, mark.column + 1) if mark else Location(display, 1, 1)
@@ -265,7 +255,7 @@ def _mark_loc(file: str, mark: Any) -> Location:
 def _reader_loc(file: str, text: str, exc: yaml.reader.ReaderError) -> Location:
     """Where a ReaderError's position (bytes for libyaml, characters otherwise) is."""
     before = text.encode("utf-8")[:exc.position].decode("utf-8", "replace") \
-        if _Loader is not yaml.SafeLoader else text[:exc.position]
+        if LOADER is not yaml.SafeLoader else text[:exc.position]
     line_start = before.rfind("\n") + 1
     return Location(file, before.count("\n") + 1, len(before) - line_start + 1)
 
@@ -274,138 +264,3 @@ def _reader_problem(exc: yaml.reader.ReaderError) -> str:
     if isinstance(exc.character, int):
         return f"Unacceptable character #x{exc.character:04x}: {exc.reason}."
     return f"{exc.reason[:1].upper()}{exc.reason[1:]}."
-
-
-class _Unusual(Exception):
-    """Something the fast reader leaves to the slow one."""
-
-
-class _TooBig(Exception):
-    """Beyond MAX_DEPTH or MAX_VALUES: reported at `mark`."""
-
-    def __init__(self, message: str, mark: Any) -> None:
-        super().__init__(message)
-        self.mark = mark
-
-
-_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
-_AS_STRING = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value", "tag:yaml.org,2002:yaml",
-              _TIMESTAMP}
-
-
-def _resolve_plain(value: str, cache: dict[str, Any]) -> Any:
-    """A plain scalar's value exactly as PyYAML's SafeLoader gives it."""
-    try:
-        return cache[value]
-    except KeyError:
-        pass
-    result: Any = value
-    for tag, regexp in _IMPLICIT.get(value[:1], ()):
-        if regexp.match(value):
-            if tag not in _AS_STRING:
-                result = _constructor.construct_object(yaml.ScalarNode(tag, value), deep=True)
-            break
-    cache[value] = result
-    return result
-
-
-SHALLOW = 2  # the fast reader records where keys this deep were written (connection names)
-
-
-def fast_load(text: str, file: str = "") -> tuple[Any, dict[AttrPath, Location]]:
-    """Data of a one-document YAML text, built from the event stream, and the places
-    of the shallow keys (enough to point at a connection without the slow reader)."""
-    stack: list[list] = []  # [container, is_mapping, pending key, path or None, size at start]
-    anchors: dict[str, Any] = {}
-    # Expansion through aliases, measured in events (a scalar is one, a collection two
-    # plus its contents): id(closed collection) → its size; `extra` is what aliases add.
-    sizes: dict[int, int] = {}
-    extra = 0
-    cache: dict[str, Any] = {}
-    keys: dict[AttrPath, Location] = {}
-    root: Any = None
-    documents = 0
-    Scalar, Alias = yaml.ScalarEvent, yaml.AliasEvent
-    MapStart, MapEnd = yaml.MappingStartEvent, yaml.MappingEndEvent
-    SeqStart, SeqEnd = yaml.SequenceStartEvent, yaml.SequenceEndEvent
-
-    def add(value: Any) -> None:
-        nonlocal root
-        if not stack:
-            root = value
-            return
-        frame = stack[-1]
-        if not frame[1]:
-            frame[0].append(value)
-        elif frame[2] is None:
-            raise _Unusual("complex key")
-        else:
-            frame[0][frame[2]] = value
-            frame[2] = None
-
-    loader = _Loader(text)
-    # straight from libyaml (None after the stream's end): yaml.parse() adds two calls per event
-    for n, event in enumerate(iter(loader.get_event, None)):
-        kind = type(event)
-        if kind is Scalar:
-            if event.tag is not None and event.tag != "!":
-                raise _Unusual("explicit tag")
-            if stack and stack[-1][1] and stack[-1][2] is None:  # a mapping key
-                frame = stack[-1]
-                key = event.value
-                if key in frame[0] or key == "<<":
-                    raise _Unusual("duplicate or merge key")
-                frame[2] = key
-                if frame[3] is not None:
-                    mark = event.start_mark
-                    keys[frame[3] + (key,)] = Location(file, mark.line + 1, mark.column + 1)
-                continue
-            # libyaml reports a plain scalar's style as "" (PyYAML's reader as None)
-            value = _resolve_plain(event.value, cache) if not event.style and \
-                event.implicit[0] else event.value
-            if event.anchor:
-                anchors[event.anchor] = value
-            add(value)
-        elif kind is MapStart or kind is SeqStart:
-            if event.tag is not None and event.tag != "!":
-                raise _Unusual("explicit tag")
-            if len(stack) >= MAX_DEPTH:
-                raise _TooBig(f"The document is nested more than {MAX_DEPTH} levels deep.",
-                              event.start_mark)
-            path = None
-            if not stack:
-                path = ()
-            else:
-                parent = stack[-1]
-                if parent[1] and parent[2] is None:
-                    raise _Unusual("complex key")
-                if parent[3] is not None and len(parent[3]) < SHALLOW:
-                    path = parent[3] + ((parent[2],) if parent[1] else (len(parent[0]),))
-            container: Any = {} if kind is MapStart else []
-            if event.anchor:
-                anchors[event.anchor] = container
-            add(container)
-            stack.append([container, kind is MapStart, None, path, n + extra])
-        elif kind is MapEnd or kind is SeqEnd:
-            frame = stack.pop()
-            sizes[id(frame[0])] = n + extra + 1 - frame[4]
-        elif kind is Alias:
-            if stack and stack[-1][1] and stack[-1][2] is None:
-                raise _Unusual("alias as a key")
-            target = anchors.get(event.anchor, anchors)  # `anchors` itself: unknown
-            if target is anchors:
-                raise _Unusual("undefined alias")  # the slow reader says where
-            if isinstance(target, (dict, list)):
-                if id(target) not in sizes:
-                    raise _Unusual("recursive alias")
-                extra += sizes[id(target)] - 1
-            if n + extra > MAX_VALUES:
-                raise _TooBig(f"The document expands to more than {MAX_VALUES:,} values "
-                              "(through aliases).", event.start_mark)
-            add(target)
-        elif kind is yaml.DocumentStartEvent:
-            documents += 1
-            if documents > 1:
-                raise _Unusual("several documents")
-    loader.dispose()
-    return root, keys

@@ -22,7 +22,7 @@ def state_lock(rt, project, operation: str) -> Iterator[StateBackend]:
             shown = True
 
     lock = backend.lock(operation, timeout=project.settings.lock_timeout, on_wait=waiting)
-    broken = getattr(backend, "last_broken_lock", None)
+    broken = backend.last_broken_lock
     if broken is not None:
         rt.out.print(f"Warning: cleared a stale state lock left by {broken.who} (pid "
                      f"{broken.pid}, {broken.operation}, {broken.created}): that process is no "

@@ -291,7 +291,7 @@ class Executor:
         except (StateWriteError, OSError) as exc:
             result.state = final
             result.write_error = str(exc)
-            result.emergency_copy = _emergency_copy(self.backend, final, str(exc))
+            result.emergency_copy = self.backend.write_emergency_copy(final, str(exc))
             return result
         result.state, result.written = final, True
         if self._journal_broken is None:
@@ -304,15 +304,6 @@ class Executor:
         return self._unsettled + [
             i.entry() for (address, op), i in self.reusable.items()
             if op == "create" and (address, op) not in self._pending_entries]
-
-
-def _emergency_copy(backend: StateBackend, state: State, reason: str):
-    writer = getattr(backend, "write_emergency_copy", None)
-    if writer is not None:
-        return writer(state, reason)
-    from polyctl.state import write_emergency_copy
-
-    return write_emergency_copy(state, reason)
 
 
 class _JournalFailure(Exception):

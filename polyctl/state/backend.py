@@ -1,6 +1,7 @@
 """The `StateBackend` protocol every storage of state implements, its errors, and the
-rules every implementation applies alike: the compare-and-swap of `write`
-(`check_write`) and the journal's entry encoding (`encode_entry`, `decode_entry`).
+rules every implementation applies alike: workspace names (`check_workspace`), the
+compare-and-swap of `write` (`check_write`) and the journal's entry encoding
+(`encode_entry`, `decode_entry`).
 
 A backend stores one state document per workspace, guarded by a lock, with a
 compare-and-swap on `serial` and an append-only journal that makes every finished
@@ -30,6 +31,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import socket
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -161,6 +163,16 @@ class LockInfo:
 
 
 LockWaitHook = Callable[[LockInfo, float], None]
+
+
+_WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_workspace(name: str) -> None:
+    """Refuse a workspace name that is not safe as a directory name and a key alike."""
+    if not _WORKSPACE_NAME.fullmatch(name) or ".." in name:
+        raise StateError(f"invalid workspace name {name!r}: use letters, digits, "
+                         "'-', '_' and '.', starting with a letter or digit")
 
 
 def check_next_serial(state: State, expected_serial: int | None) -> None:

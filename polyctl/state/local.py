@@ -25,7 +25,6 @@ elsewhere. A symlinked state path is followed, so the real file is what gets rep
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from polyctl.state.backend import (
     LockWaitHook,
     StateWriteError,
     check_next_serial,
+    check_workspace,
     check_write,
 )
 from polyctl.state.files import (
@@ -54,7 +54,6 @@ from polyctl.state.model import (
 )
 
 DEFAULT_STATE_FILE = "polyctl.state.json"
-_WORKSPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def workspace_state_path(path: Path, workspace: str = "default") -> Path:
@@ -62,9 +61,7 @@ def workspace_state_path(path: Path, workspace: str = "default") -> Path:
     `terraform.tfstate.d/<ws>/`, `polyctl.state.d/<workspace>/polyctl.state.json`."""
     if workspace == "default":
         return path
-    if not _WORKSPACE_NAME.fullmatch(workspace) or ".." in workspace:
-        raise StateError(f"invalid workspace name {workspace!r}: use letters, digits, "
-                         "'-', '_' and '.', starting with a letter or digit")
+    check_workspace(workspace)
     stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
     return path.parent / f"{stem}.d" / workspace / path.name
 

@@ -40,11 +40,11 @@ from polyctl.state.backend import (
     SerialConflictError,
     StateWriteError,
     check_next_serial,
+    check_workspace,
     check_write,
     decode_entry,
     encode_entry,
 )
-from polyctl.state.local import workspace_state_path
 from polyctl.state.model import (
     CorruptStateError,
     State,
@@ -70,7 +70,7 @@ class PostgresStateBackend:
     def __init__(self, url: str, *, workspace: str = "default",
                  schema: str = DEFAULT_SCHEMA) -> None:
         self.location = PgLocation.parse(url, schema=schema)
-        workspace_state_path(Path("state.json"), workspace)  # same names as the file backend
+        check_workspace(workspace)  # the same names as the file backend
         self.workspace, self.schema = workspace, self.location.schema
         self.description = f"{self.location.display} (workspace {workspace})"
         self.last_broken_lock: LockInfo | None = None

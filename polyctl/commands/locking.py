@@ -9,9 +9,11 @@ from polyctl.state.backend import StateBackend
 
 
 @contextmanager
-def state_lock(rt, project, operation: str) -> Iterator[StateBackend]:
-    """Take the lock (failing fast or waiting --lock-timeout), release it in `finally`."""
-    backend = project.backend
+def state_lock(rt, project, operation: str, *,
+               backend: StateBackend | None = None) -> Iterator[StateBackend]:
+    """Take the lock of the project's backend (or of `backend`, another one), failing
+    fast or waiting --lock-timeout; release it in `finally`."""
+    backend = backend or project.backend
     shown = False
 
     def waiting(holder, elapsed: float) -> None:

@@ -256,8 +256,6 @@ def state_migrate(
     Copies into an empty target, updates an older copy of the same lineage, does
     nothing when the target already holds it, and refuses a target holding another
     lineage or newer changes. The source is left as it was."""
-    from types import SimpleNamespace
-
     from polyctl.commands.locking import state_lock
     from polyctl.state import open_backend
 
@@ -267,11 +265,9 @@ def state_migrate(
     target = open_backend(location, workspace=to_workspace or project.settings.workspace)
     if target.description == project.backend.description:
         raise CommandError("Same state", f"{to} is where the state already is.")
-    # state_lock only needs a backend and the lock timeout: the target gets the same
-    # waiting message and stale-lock warning as the source.
-    target_project = SimpleNamespace(backend=target, settings=project.settings)
+    # the target gets the same lock timeout, waiting message and stale-lock warning
     with state_lock(rt, project, "state migrate") as source, \
-            state_lock(rt, target_project, "state migrate"):
+            state_lock(rt, project, "state migrate", backend=target):
         current = source.read()
         if current is None:
             raise CommandError("No state", f"There is no state in {source.description} "

@@ -25,6 +25,7 @@ class Project:
     schema_source: SchemaSource | None = None  # the API's type schemas (SchemaRegistry)
     warnings: Diagnostics = field(default_factory=Diagnostics)
     _backend: StateBackend | None = None
+    _specs: SpecSet | None = None
 
     @property
     def schemas(self) -> dict[str, TypeSchema] | None:
@@ -45,15 +46,21 @@ class Project:
         return schema_for(type_id)
 
     def load_specs(self) -> SpecSet:
-        specs, diags = load_specs(self.settings.specs_dir, env=self.env,
-                                  display_root=self.settings.root, schemas=self.schema_source)
-        for type_id, why in sorted(getattr(self.schema_source, "unchecked", {}).items()):
-            diags.warning(f'Connection type "{type_id}" not checked',
-                          f"Its configuration was not validated: {why}.")
-        if diags.has_errors:
-            raise DiagnosticsError(diags.sorted())
-        self.warnings.extend(diags.warnings)
-        return specs
+        """The validated specs, loaded on the first call (their warnings kept in
+        `warnings`); a command that asks again — recovery, then planning — gets the
+        same set, not a second read of every file."""
+        if self._specs is None:
+            specs, diags = load_specs(self.settings.specs_dir, env=self.env,
+                                      display_root=self.settings.root,
+                                      schemas=self.schema_source)
+            for type_id, why in sorted(getattr(self.schema_source, "unchecked", {}).items()):
+                diags.warning(f'Connection type "{type_id}" not checked',
+                              f"Its configuration was not validated: {why}.")
+            if diags.has_errors:
+                raise DiagnosticsError(diags.sorted())
+            self.warnings.extend(diags.warnings)
+            self._specs = specs
+        return self._specs
 
     @property
     def backend(self) -> StateBackend:

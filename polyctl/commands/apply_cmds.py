@@ -145,21 +145,19 @@ def _recover(rt, project, backend):
     which nothing else writes while the lock is held."""
     from polyctl.render.lines import Line as Text
 
-    from polyctl.engine.journal import end_journal, recover
-
+    from polyctl.engine.journal import recover
     from polyctl.state.model import State
 
-    stored_raw = backend.read()
-    stored = stored_raw or State.new()
-    stored_serial = stored_raw.serial if stored_raw else None
+    stored = backend.read()
     entries = backend.journal_read()
     if not entries:
-        return stored, [], stored_serial
-    recovery = recover(stored, entries)
+        return stored or State.new(), [], stored.serial if stored else None
+    from polyctl.engine.recovery import adopt_in_flight, settle  # imports the API client
+
+    recovery = recover(stored or State.new(), entries)
     state, notes, declared = recovery.state, [], set()
     if any(i.op == "create" for i in recovery.in_flight):
         from polyctl.commands.remote import api_settings, open_client, run_async
-        from polyctl.engine.recovery import adopt_in_flight
 
         specs = project.load_specs()
         declared = set(specs.connections)
@@ -170,31 +168,13 @@ def _recover(rt, project, backend):
                 return await adopt_in_flight(recovery, orgs, specs, project.schemas)
 
         state, notes = run_async(go())
-    adopted = {a for a, r in state.resources.items()
-               if a not in recovery.state.resources or recovery.state.resources[a].id != r.id}
-    rewritten = state.resources != stored.resources
-    if rewritten:
-        state = state.next()
-        backend.write(state, expected_serial=stored_serial)
-        stored_serial = state.serial
-    # A create not found may still land (a slow server): while its spec exists it stays
-    # pending until a run records its own attempt, so a crash of this run too (or a run
-    # that does not attempt it) does not forget it.
-    in_flight = [i for i in recovery.in_flight if i.op != "create" or (
-        i.address not in adopted and i.address in declared)]
-    carried = _pending_creates(in_flight)
-    if rewritten or not carried:  # else nothing changed: the journal already says it all
-        end_journal(backend, state, carried, rewritten=rewritten)
+    state, in_flight, stored_serial = settle(backend, stored, recovery, state, declared)
     rt.out.print(Text(f"Recovered an interrupted run: {recovery.folded} finished operation(s) "
                       f"recorded, {len(recovery.in_flight)} in flight.", style="yellow"), err=True)
     for note in notes:
         rt.out.print(f"  {note}", err=True)
     # what was in flight may still land: this run reuses those Idempotency-Keys
     return state, in_flight, stored_serial
-
-
-def _pending_creates(in_flight) -> list[dict]:
-    return [i.entry() for i in in_flight if i.op == "create"]
 
 
 def _founding_state(plan):
@@ -232,7 +212,7 @@ def _persist_refresh(rt, backend, plan, current, stored_serial: int | None, oper
     """No actions: still record what the refresh learned (drift) in the state."""
     from polyctl.render.lines import Line as Text
 
-    from polyctl.engine.journal import end_journal
+    from polyctl.engine.journal import end_journal, pending_creates
     from polyctl.engine.records import resource_from_record
 
     refreshed = {a: resource_from_record(r) for a, r in plan.prior.items()}
@@ -242,7 +222,7 @@ def _persist_refresh(rt, backend, plan, current, stored_serial: int | None, oper
         backend.write(stored, expected_serial=stored_serial)
         rt.out.print("")
         rt.out.print("The state now records the changes made outside polyctl.")
-    end_journal(backend, stored, _pending_creates(in_flight), rewritten=rewritten)
+    end_journal(backend, stored, pending_creates(in_flight), rewritten=rewritten)
     if operation == "refresh" or plan.mode.value == "refresh-only":
         rt.out.print(Text("Refresh complete!", style="bold green"))
     return 0

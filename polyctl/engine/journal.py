@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from polyctl.state.backend import StateBackend
 from polyctl.state.model import ResourceState, State
@@ -88,6 +88,11 @@ def recover(state: State, entries: list[dict[str, Any]]) -> Recovery:
                     resources[address] = ResourceState.from_json(data)
             folded += 1
     return Recovery(state.with_resources(resources), list(pending.values()), folded)
+
+
+def pending_creates(in_flight: Iterable[InFlight]) -> list[dict[str, Any]]:
+    """The "pending" entries of the creates among `in_flight` (they may still land)."""
+    return [i.entry() for i in in_flight if i.op == "create"]
 
 
 def end_journal(backend: StateBackend, stored: State, pending: list[dict[str, Any]], *,

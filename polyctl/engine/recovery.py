@@ -6,22 +6,26 @@ any address) and adopt it at its address, so the next plan updates it instead of
 creating a duplicate. When the request that was sent is exactly what the current
 spec would send (same request digest), the spec's record is adopted — the next plan
 is then a no-op; otherwise the live configuration is, and the plan shows the update.
+
+`settle` then makes what was learned durable: the state written when it changed, and
+the journal left holding only the creates that may still land.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Iterable
 
 from polyctl.api import OrgClient
 from polyctl.engine.apply import deposed_address
-from polyctl.engine.journal import Recovery
+from polyctl.engine.journal import InFlight, Recovery, end_journal, pending_creates
 from polyctl.engine.live import live_type, reconcile_live
 from polyctl.engine.payload import SecretSource, StalePlanError, request_body, request_digest
 from polyctl.engine.records import desired_record, resource_from_record
 from polyctl.resource import Lifecycle
 from polyctl.schema import TypeSchema, schema_for
 from polyctl.spec.model import SpecSet
+from polyctl.state.backend import StateBackend
 from polyctl.state.model import ResourceState, State
 
 
@@ -54,6 +58,34 @@ async def adopt_in_flight(recovery: Recovery, orgs: Callable[[str | None], OrgCl
         notes.append(f"{item.address}: adopted connection {adopted.id}, created by an "
                      "interrupted run")
     return state.with_resources(resources), notes
+
+
+def settle(backend: StateBackend, stored: State | None, recovery: Recovery, state: State,
+           declared: Iterable[str]) -> tuple[State, list[InFlight], int | None]:
+    """Store what recovery learned: `state` is `recovery.state` (folded from the journal
+    into `stored`, the state read) with the creates `adopt_in_flight` found; `declared`
+    the addresses the specs declare.
+
+    Returns the state to plan from, the operations still in flight (the next run reuses
+    their Idempotency-Keys) and the serial now stored (None: no state is stored)."""
+    stored_serial = stored.serial if stored is not None else None
+    adopted = {a for a, r in state.resources.items()
+               if a not in recovery.state.resources or recovery.state.resources[a].id != r.id}
+    rewritten = state.resources != (stored.resources if stored is not None else {})
+    if rewritten:
+        state = state.next()
+        backend.write(state, expected_serial=stored_serial)
+        stored_serial = state.serial
+    # A create not found may still land (a slow server): while its spec exists it stays
+    # pending until a run records its own attempt, so a crash of this run too (or a run
+    # that does not attempt it) does not forget it.
+    declared = set(declared)
+    in_flight = [i for i in recovery.in_flight if i.op != "create" or (
+        i.address not in adopted and i.address in declared)]
+    carried = pending_creates(in_flight)
+    if rewritten or not carried:  # else nothing changed: the journal already says it all
+        end_journal(backend, state, carried, rewritten=rewritten)
+    return state, in_flight, stored_serial
 
 
 def _adopted_record(item, live: dict, specs: SpecSet, secrets: SecretSource, salt: str,

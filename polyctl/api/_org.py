@@ -58,6 +58,8 @@ class OrgClient:
     ):
         if org_scoped:
             self._credential.require_org_scope(operation)
+        if method != "GET":  # mutating: the caller's key, or one for this logical call
+            idempotency_key = idempotency_key or generate_idempotency_key()
         await self.verify_organization()
         return await self._client.send(
             method,
@@ -131,7 +133,7 @@ class OrgClient:
             "/api/connections",
             operation="creating a connection",
             json=body,
-            idempotency_key=idempotency_key or generate_idempotency_key(),
+            idempotency_key=idempotency_key,
         )
         return _as_dict(decode_data(response), "created connection")
 
@@ -153,7 +155,7 @@ class OrgClient:
             f"/api/connections/{_segment(id)}",
             operation="updating a connection",
             json=body,
-            idempotency_key=idempotency_key or generate_idempotency_key(),
+            idempotency_key=idempotency_key,
         )
         return _as_dict(decode_data(response), "updated connection")
 
@@ -166,7 +168,7 @@ class OrgClient:
             f"/api/connections/{_segment(id)}",
             operation="deleting a connection",
             params={"force": "true" if force else "false"},
-            idempotency_key=idempotency_key or generate_idempotency_key(),
+            idempotency_key=idempotency_key,
         )
         # Any 2xx is success whatever the body ("" in the mocks, nothing on a 204).
 

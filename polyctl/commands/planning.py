@@ -41,6 +41,7 @@ def make_plan(rt, project, request: PlanRequest, *, state: State | None = None) 
     """Load specs and state, refresh if asked (and there is anything to refresh), plan."""
     from polyctl.commands.errors import CommandError
     from polyctl.engine.planner import PlanOptions, plan_changes
+    from polyctl.schema import builtin
 
     if request.refresh_only and request.destroy:
         raise CommandError("Incompatible options", "--refresh-only and --destroy cannot be "
@@ -48,17 +49,34 @@ def make_plan(rt, project, request: PlanRequest, *, state: State | None = None) 
     if request.refresh_only and not request.refresh:
         raise CommandError("Incompatible options", "--refresh-only needs a refresh; drop "
                            "--no-refresh.")
+    # Large spec sets are parsed in a child process meanwhile (polyctl.spec.ahead);
+    # otherwise the specs come first, so that their problems stop a run before the
+    # state or the API is touched.
+    ahead = project.parse_specs_ahead()
+    if not ahead:
+        project.load_specs()
+    try:
+        if state is None:
+            stored = project.backend.read()
+            state = stored or State.new()
+            founding = stored is None
+        else:
+            founding = False
+        refreshed = None
+        needs_api = request.refresh and bool(state.resources)
+        if needs_api and ahead and not all(builtin(r.type) for r in state.resources.values()):
+            # folding a live object takes its type's schema, resolved with the specs
+            project.load_specs()
+        if needs_api:
+            refreshed = _refresh(rt, project, state)
+    except KeyboardInterrupt:
+        project.cancel_parse_ahead()
+        raise
+    except BaseException:
+        if ahead:
+            project.load_specs()  # a problem in the specs is still the one reported
+        raise
     specs = project.load_specs()
-    if state is None:
-        stored = project.backend.read()
-        state = stored or State.new()
-        founding = stored is None
-    else:
-        founding = False
-    refreshed = None
-    needs_api = request.refresh and bool(state.resources)
-    if needs_api:
-        refreshed = _refresh(rt, project, state)
     plan, diags = plan_changes(
         specs, state, refreshed=refreshed, schemas=project.schemas,
         options=PlanOptions(mode=request.mode, targets=request.targets,

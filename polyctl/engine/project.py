@@ -13,7 +13,8 @@ from typing import Mapping
 from polyctl.diagnostics import Diagnostics, DiagnosticsError
 from polyctl.schema import SchemaSource, TypeSchema
 from polyctl.settings import Settings
-from polyctl.spec.loader import load_specs
+from polyctl.spec.ahead import ParseAhead
+from polyctl.spec.loader import load_specs, parse_ahead
 from polyctl.spec.model import SpecSet
 from polyctl.state.backend import StateBackend
 
@@ -26,6 +27,7 @@ class Project:
     warnings: Diagnostics = field(default_factory=Diagnostics)
     _backend: StateBackend | None = None
     _specs: SpecSet | None = None
+    _ahead: ParseAhead | None = None
 
     @property
     def schemas(self) -> dict[str, TypeSchema] | None:
@@ -50,9 +52,10 @@ class Project:
         `warnings`); a command that asks again — recovery, then planning — gets the
         same set, not a second read of every file."""
         if self._specs is None:
+            ahead, self._ahead = self._ahead, None
             specs, diags = load_specs(self.settings.specs_dir, env=self.env,
                                       display_root=self.settings.root,
-                                      schemas=self.schema_source)
+                                      schemas=self.schema_source, ahead=ahead)
             for type_id, why in sorted(getattr(self.schema_source, "unchecked", {}).items()):
                 diags.warning(f'Connection type "{type_id}" not checked',
                               f"Its configuration was not validated: {why}.")
@@ -61,6 +64,19 @@ class Project:
             self.warnings.extend(diags.warnings)
             self._specs = specs
         return self._specs
+
+    def parse_specs_ahead(self) -> bool:
+        """Start parsing large spec sets in a child process while the caller does other
+        work (reading state, refreshing); `load_specs` collects it. False when the
+        specs are already loaded or will be read in place."""
+        if self._specs is None and self._ahead is None:
+            self._ahead = parse_ahead(self.settings.specs_dir, self.settings.root)
+        return self._ahead is not None
+
+    def cancel_parse_ahead(self) -> None:
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            ahead.cancel()
 
     @property
     def backend(self) -> StateBackend:

@@ -182,7 +182,7 @@ def _validate_list(value: list, attr: Attribute, path: AttrPath, report: Reporte
     assert attr.item is not None
     out = [validate(v, attr.item, path + (i,), report, keep_unknown=keep_unknown)
            for i, v in enumerate(value)]
-    if attr.is_set:
+    if attr.is_set and len(out) > 1:
         seen: dict[str, int] = {}
         for i, v in enumerate(out):
             key = canonical_key(v)
@@ -213,16 +213,40 @@ def canonical_key(value: Any) -> str:
     return _KEY_ENCODER.encode(value)
 
 
+_NESTED = frozenset({"object", "list", "set"})
+
+
 def canonical(value: Any, attr: Attribute | None) -> Any:
-    """`value` with every set sorted (by `canonical_key`); other structure unchanged."""
+    """`value` with every set sorted (by `canonical_key`); other structure unchanged.
+
+    What is already in order is handed back as it is, not copied (a plan of 10,000
+    connections asks this of every configuration); what is not is copied, never
+    sorted in place."""
     if attr is None:
         return value
     if isinstance(value, dict) and attr.kind == "object":
-        return {k: canonical(v, attr.fields.get(k)) for k, v in value.items()}
+        out = None
+        for key, item in value.items():
+            sub = attr.fields.get(key)
+            if sub is None or sub.kind not in _NESTED:
+                continue
+            done = canonical(item, sub)
+            if done is not item:
+                if out is None:
+                    out = dict(value)
+                out[key] = done
+        return value if out is None else out
     if isinstance(value, list) and attr.kind in ("list", "set"):
-        items = [canonical(v, attr.item) for v in value]
+        items = value
+        if attr.item is not None and attr.item.kind in _NESTED:
+            done = [canonical(v, attr.item) for v in value]
+            if any(a is not b for a, b in zip(done, value)):
+                items = done
         if attr.is_set and len(items) > 1:
-            items.sort(key=canonical_key)
+            keys = [canonical_key(v) for v in items]
+            if any(keys[i] > keys[i + 1] for i in range(len(keys) - 1)):
+                order = sorted(range(len(items)), key=keys.__getitem__)  # stable
+                items = [items[i] for i in order]
         return items
     return value
 

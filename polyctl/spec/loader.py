@@ -17,6 +17,7 @@ from polyctl.diagnostics import AttrPath, Diagnostics, Location, did_you_mean, f
 from polyctl.resource import Lifecycle
 from polyctl.schema import SchemaSource, TypeSchema, UnknownTypeError, builtin, schema_for
 from polyctl.schema.attributes import describe
+from polyctl.spec.ahead import ParseAhead
 from polyctl.spec.interpolate import InterpolationError, Interpolator
 from polyctl.spec.model import ConnectionSpec, SpecSet, address_of
 from polyctl.spec.yamlsource import SourceDoc, load_yaml
@@ -46,17 +47,33 @@ def _display(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+def parse_ahead(spec_dir: Path, display_root: Path | None = None) -> ParseAhead | None:
+    """Start parsing `spec_dir`'s files in a child process when they are large (see
+    `polyctl.spec.ahead`); hand the result to `load_specs(ahead=…)`."""
+    if not spec_dir.is_dir():
+        return None
+    root = display_root or Path.cwd()
+    try:
+        files = find_spec_files(spec_dir)
+    except OSError:
+        return None
+    return ParseAhead.start([(path, _display(path, root)) for path in files])
+
+
 def load_specs(
     spec_dir: Path,
     *,
     env: Mapping[str, str] | None = None,
     display_root: Path | None = None,
     schemas: SchemaSource | None = None,
+    ahead: ParseAhead | None = None,
 ) -> tuple[SpecSet, Diagnostics]:
     """Every connection under `spec_dir`, and every problem found.
 
     `schemas` resolves connection types other than the built-in `api` (from the API's
-    JSON Schemas); without it, other types accept any mapping."""
+    JSON Schemas); without it, other types accept any mapping. `ahead` holds files
+    already parsed by `parse_ahead` (the rest are read here)."""
+    parsed = ahead.take() if ahead is not None else {}
     diags = Diagnostics()
     root = display_root or Path.cwd()
     if not spec_dir.is_dir():
@@ -68,7 +85,8 @@ def load_specs(
     connections: dict[str, ConnectionSpec] = {}
     declared: dict[str, Location] = {}
     files = find_spec_files(spec_dir)
-    docs = [(path, load_yaml(path, _display(path, root), diags)) for path in files]
+    docs = [(path, parsed.get(path) or load_yaml(path, _display(path, root), diags))
+            for path in files]
     prefetch = getattr(schemas, "prefetch", None)
     if prefetch is not None:
         prefetch({t for _, doc in docs if doc is not None for t in _type_ids(doc)})

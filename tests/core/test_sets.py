@@ -210,3 +210,19 @@ def test_plan_json_is_identical_whatever_the_hash_seed(project):
     assert len(outputs) == 1
     changes = json.loads(outputs.pop())["resource_changes"][0]["changes"]
     assert [c["kind"] for c in changes] == ["remove"] * 6 + ["add"] * 6
+
+
+def test_canonical_form_sorts_sets_without_touching_its_input():
+    api = schema_for("api")
+    ordered = api.canonical({"url": "https://x.io", "headers": [
+        {"name": "B", "value": "2"}, {"name": "A", "value": "1"}],
+        "auth": {"oauth": {"client_id": "c", "scopes": ["write", "read"]}}})
+    assert ordered["headers"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    assert ordered["auth"]["oauth"]["scopes"] == ["read", "write"]
+    unsorted = {"url": "https://x.io", "headers": [{"name": "B"}, {"name": "A"}]}
+    api.canonical(unsorted)
+    assert unsorted["headers"] == [{"name": "B"}, {"name": "A"}]  # a copy was sorted
+    assert api.canonical(ordered) is ordered  # in order already: handed back, not copied
+    # every set, at any depth
+    assert api.canonical({"url": "u", "parameters": [{"name": "b"}, {"name": "a"}]}
+                         )["parameters"] == [{"name": "a"}, {"name": "b"}]

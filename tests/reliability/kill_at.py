@@ -8,6 +8,8 @@ instants between two steps that a crash must survive, hit every time:
                      written yet (the journal still says "pending")
     state-write:N    right after the N-th state write (the rename) — before the
                      journal is cleared
+    before-write:N   just before the N-th state write begins (what the command did
+                     before it, e.g. a spec file `import --all` wrote, is done)
     before-clear:N   just before the N-th journal clear
     lock             right after the state lock was taken
     executor         when the apply starts executing: any interrupted run recovered,
@@ -66,6 +68,16 @@ def install(point: str) -> None:
             counts["writes"] += 1
             if counts["writes"] >= limit:
                 die()
+
+        backend.write = write
+    elif kind == "before-write":
+        original = backend.write
+
+        def write(self, state, **kw):
+            counts["writes"] += 1
+            if counts["writes"] >= limit:
+                die()
+            original(self, state, **kw)
 
         backend.write = write
     elif kind == "before-clear":

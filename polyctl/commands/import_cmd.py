@@ -52,6 +52,7 @@ def _import_one(rt, project, address: str, id: str) -> int:
     from polyctl.diagnostics import did_you_mean
     from polyctl.engine.importer import imported_resource
     from polyctl.engine.live import live_type
+    from polyctl.engine.records import desired_record
     from polyctl.state.model import State
 
     specs = project.load_specs()
@@ -82,9 +83,11 @@ def _import_one(rt, project, address: str, id: str) -> int:
         except NotFoundError as exc:
             raise CommandError("Cannot import", f"No connection with id {id} exists "
                                "(or it belongs to another organization).") from exc
+        schema = project.schema(live_type(live))
         resource = imported_resource(
-            live, salt=current.digest_salt, schema=project.schema(live_type(live)),
-            organization=spec.organization, lifecycle=spec.lifecycle)
+            live, salt=current.digest_salt, schema=schema, organization=spec.organization,
+            lifecycle=spec.lifecycle,
+            spec_record=desired_record(spec, current.digest_salt, schema))
         resources = dict(current.resources)
         resources[address] = resource
         backend.write(current.with_resources(resources).next(),

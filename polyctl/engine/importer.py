@@ -14,16 +14,54 @@ from typing import Any
 
 from polyctl.api import is_masked
 from polyctl.engine.live import live_type, reconcile_live
+from polyctl.engine.records import resource_from_record
 from polyctl.resource import Lifecycle
 from polyctl.schema import TypeSchema
 from polyctl.schema.attributes import Attribute
 from polyctl.state.model import ResourceState
+from polyctl.values import Digest
 
 
 def imported_resource(live: dict[str, Any], *, salt: str, schema: TypeSchema,
-                      organization: str | None, lifecycle: Lifecycle) -> ResourceState:
+                      organization: str | None, lifecycle: Lifecycle,
+                      spec_record: dict[str, Any] | None = None) -> ResourceState:
+    """The state record of an imported connection. With `spec_record` (the desired
+    record of the spec it is imported for), a value the spec interpolates is a secret
+    even where the API echoes it in plain (a header value, say): it is stored as its
+    digest, never as itself. Masked secrets stay unknown either way."""
     resource = reconcile_live(live, None, salt, schema)
+    if spec_record is not None:
+        prior = resource_from_record(spec_record, id=str(live["id"]))
+        against = reconcile_live(live, prior, salt, schema).configuration
+        resource = replace(resource, configuration=schema.canonical(
+            _conceal_echoed(resource.configuration, against)))
     return replace(resource, organization=organization, force_destroy=None, lifecycle=lifecycle)
+
+
+def _conceal_echoed(plain: Any, against: Any) -> Any:
+    """`plain` (the live object read with no prior) with each plain leaf that reading it
+    against the spec turned into a digest replaced by that digest. Only plain leaves: an
+    unknown secret (masked) must not take the spec's digest, or the plan would assume
+    the live secret is the spec's and never send it."""
+    if isinstance(plain, Digest):
+        return plain
+    if isinstance(against, Digest):
+        return against
+    if isinstance(plain, dict) and isinstance(against, dict):
+        return {k: _conceal_echoed(v, against.get(k)) for k, v in plain.items()}
+    if isinstance(plain, list) and isinstance(against, list):
+        return [_conceal_echoed(v, _counterpart(v, i, against)) for i, v in enumerate(plain)]
+    return plain
+
+
+def _counterpart(element: Any, index: int, against: list) -> Any:
+    """The element of `against` that `element` was read as: the one with its `name`
+    (set elements may be ordered differently), else the one at its index."""
+    if isinstance(element, dict) and "name" in element:
+        for candidate in against:
+            if isinstance(candidate, dict) and candidate.get("name") == element["name"]:
+                return candidate
+    return against[index] if index < len(against) else None
 
 
 def local_name_for(display_name: str, taken: set[str]) -> str:

@@ -107,6 +107,7 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
     from polyctl.commands.remote import api_settings, open_client, run_async
     from polyctl.engine.importer import imported_resource, local_name_for, spec_for
     from polyctl.engine.live import live_type
+    from polyctl.engine.records import desired_record
     from polyctl.resource import Lifecycle
     from polyctl.spec.model import address_of
     from polyctl.state.model import State
@@ -119,9 +120,6 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
                            "otherwise be planned for destruction on the next plan.")
     if out.suffix not in (".yaml", ".yml"):
         raise CommandError("Invalid --out", "The spec file must end in .yaml or .yml.")
-    if out.exists():
-        raise CommandError("File exists", f"{display_path(rt, out)} already exists; choose "
-                           "another file so nothing you wrote is overwritten.")
     specs = project.load_specs()
     settings = api_settings(rt, project)
     with state_lock(rt, project, "import") as backend:
@@ -139,8 +137,19 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
         blocks: dict[str, dict] = {}
         env_vars: list[str] = []
         resources = dict(current.resources)
-        for live in sorted(live_all, key=lambda c: (str(c.get("name")), str(c.get("id")))):
-            if str(live.get("id")) in managed:
+        unmanaged = [c for c in sorted(live_all, key=lambda c: (str(c.get("name")), str(c.get("id"))))
+                     if str(c.get("id")) not in managed]
+        adopted = _declared(unmanaged, specs, current, organization)
+        for address, live in adopted.items():
+            spec = specs.connections[address]
+            schema = project.schema(live_type(live))
+            resources[address] = imported_resource(
+                live, salt=current.digest_salt, schema=schema, organization=organization,
+                lifecycle=spec.lifecycle,
+                spec_record=desired_record(spec, current.digest_salt, schema))
+        taken_ids = {str(c.get("id")) for c in adopted.values()}
+        for live in unmanaged:
+            if str(live.get("id")) in taken_ids:
                 continue
             schema = project.schema(live_type(live))
             local = local_name_for(str(live.get("name") or "connection"), taken)
@@ -150,8 +159,17 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
             resources[address_of(local)] = imported_resource(
                 live, salt=current.digest_salt, schema=schema, organization=organization,
                 lifecycle=Lifecycle())
-        if not blocks:
+        if not blocks and not adopted:
             rt.out.print("Nothing to import: every connection is already managed.")
+            return 0
+        if blocks and out.exists():
+            raise CommandError("File exists", f"{display_path(rt, out)} already exists; choose "
+                               "another file so nothing you wrote is overwritten.")
+        if not blocks:
+            backend.write(current.with_resources(resources).next(),
+                          expected_serial=stored.serial if stored else None)
+            rt.out.print(f"Imported {len(adopted)} connection(s) already declared in the specs "
+                         f"({', '.join(adopted)}).")
             return 0
         header = ["# Written by 'polyctl import --all'.",
                   "# Secrets are read from these environment variables:"]
@@ -170,3 +188,32 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
         for v in env_vars:
             rt.out.print(f"  {v}")
     return 0
+
+
+def _declared(unmanaged: list[dict], specs, current, organization: str | None) -> dict[str, dict]:
+    """Unmanaged live connections that a spec the state does not hold already declares:
+    {address: live}. A run killed after writing its spec file but before its state
+    leaves exactly that; importing them again under new names (or refusing because
+    the file exists) would let the next apply create every one a second time.
+
+    Matched on (name, type, organization); a group of twins is matched in spec order to
+    the connections in id order (the order import --all writes them) only when the
+    counts agree, else none of it is."""
+    from polyctl.engine.live import live_type
+
+    def key(name, type_id, org):
+        return (str(name), str(type_id or "api"), org)
+
+    wanted: dict[tuple, list[str]] = {}
+    for address, spec in specs.connections.items():
+        if address not in current.resources and spec.organization == organization:
+            wanted.setdefault(key(spec.name, spec.type, spec.organization), []).append(address)
+    found: dict[tuple, list[dict]] = {}
+    for live in unmanaged:
+        found.setdefault(key(live.get("name"), live_type(live), organization), []).append(live)
+    adopted: dict[str, dict] = {}
+    for k, addresses in wanted.items():
+        twins = sorted(found.get(k, []), key=lambda c: str(c.get("id")))
+        if len(twins) == len(addresses):
+            adopted.update(zip(addresses, twins))
+    return adopted

@@ -49,16 +49,23 @@ class ParseAhead:
             return None
         if size < MIN_BYTES:
             return None
+        parent = os.getpid()
         r, w = os.pipe()
         try:
             pid = os.fork()
+            if pid == 0:  # the child: never returns
+                os.close(r)
+                _child(files, w)
         except OSError:
             os.close(r)
             os.close(w)
             return None
-        if pid == 0:  # the child: never returns
-            os.close(r)
-            _child(files, w)
+        finally:
+            # A signal landing in the child before `_child` takes over (Ctrl-C reaches
+            # the whole process group) must end it here, not unwind through the
+            # caller's code — its `finally`s would release the parent's state lock.
+            if os.getpid() != parent:
+                os._exit(1)
         os.close(w)
         return cls(pid, r, files)
 

@@ -157,3 +157,28 @@ def test_problems_in_large_specs_come_before_missing_credentials(large, tmp_path
     assert "team005.yaml:" in result.output
     assert "credentials" not in result.output.lower() and "API key" not in result.output
     assert "hunter2" not in result.output
+
+
+def test_an_exception_in_the_child_never_returns_into_the_caller(tmp_path, forking,
+                                                                  monkeypatch):
+    """A Ctrl-C can land in the child after the fork and before it has set its own
+    handler; it must end the child there, not unwind through the parent's code (which
+    would release the parent's state lock and print in its name)."""
+    files = [(p, p.name) for p in find_spec_files(many(tmp_path, 20))]
+    parent = os.getpid()
+
+    def interrupted(files, w):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ahead_mod, "_child", interrupted)
+    try:
+        ahead = ParseAhead.start(files)
+    except KeyboardInterrupt:
+        if os.getpid() != parent:
+            os._exit(7)  # the child came back into the caller's code
+        raise
+    assert ahead is not None
+    os.close(ahead._fd)
+    _, status = os.waitpid(ahead._pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 1
+

@@ -72,6 +72,8 @@ def make_plan(rt, project, request: PlanRequest, *, state: State | None = None) 
     except KeyboardInterrupt:
         project.cancel_parse_ahead()
         raise
+    except DiagnosticsError:
+        raise  # the specs' own problems, found loading them for the refresh's schemas
     except BaseException:
         if ahead:
             project.load_specs()  # a problem in the specs is still the one reported

@@ -182,3 +182,32 @@ def test_an_exception_in_the_child_never_returns_into_the_caller(tmp_path, forki
     _, status = os.waitpid(ahead._pid, 0)
     assert os.waitstatus_to_exitcode(status) == 1
 
+
+def test_a_spec_error_found_before_refreshing_is_not_read_twice(tmp_path, forking,
+                                                               monkeypatch):
+    """With a type other than `api` in state the specs are loaded before the refresh
+    (for its schema); when that load reports problems, they are what the run reports,
+    without parsing every file a second time in place."""
+    from core_helpers import resource, write_state
+
+    from polyctl.commands.planning import PlanRequest, make_plan
+    from polyctl.diagnostics import DiagnosticsError
+    from polyctl.engine import project as project_mod
+    from polyctl.settings import ProjectFile, resolve_settings
+
+    specs = many(tmp_path, 100)
+    text = (specs / "team000.yaml").read_text()
+    (specs / "team000.yaml").write_text(text.replace("name: Connection 3\n",
+                                                     "nmae: Connection 3\n"))
+    write_state(tmp_path, {"connection.conn_00000": resource("c1", "n", type="db")})
+    env = {"SECRET": "hunter2"}
+    project = project_mod.Project(
+        settings=resolve_settings(tmp_path, env=env, project=ProjectFile()), env=env)
+    reads = []
+    real = project_mod.load_specs
+    monkeypatch.setattr(project_mod, "load_specs",
+                        lambda *a, **k: reads.append(k["ahead"]) or real(*a, **k))
+    with pytest.raises(DiagnosticsError) as caught:
+        make_plan(None, project, PlanRequest())
+    assert "nmae" in str([d.summary + d.detail for d in caught.value.diagnostics])
+    assert len(reads) == 1 and reads[0] is not None

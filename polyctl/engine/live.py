@@ -111,9 +111,11 @@ def _merge(live: Any, prior: Any, salt: str, attr: Attribute | None) -> Any:
 
 def _unchanged(live: Any, prior: Any, salt: str, attr: Attribute | None) -> bool:
     """True only if `_merge(live, prior, …)` would give back a value equal to `prior`: a
-    cheap walk over both, no copies. False means "not sure", never "changed". (One
-    case where the two differ, in the fast check's favour: a set whose elements differ
-    only in secrets, which `_merge_element` would match twice to the first of them.)"""
+    cheap walk over both, no copies. False means "not sure", never "changed". (Where the
+    two differ, it is in the fast check's favour: in a set whose elements look alike to
+    `_merge_element` — differing only in secrets, or in keys the prior lacks whose live
+    values are empty or server defaults — the full fold matches several live elements
+    to the first of them.)"""
     if isinstance(prior, Digest):
         if live is None or is_masked(live):
             return True

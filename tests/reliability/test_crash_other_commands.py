@@ -104,7 +104,7 @@ DESTROY_POINTS = [
 ]
 SLOW_DESTROY_POINTS = [f"entries:{k}" for k in range(3, 2 * MANAGED + 1, 7)] + \
                       [f"before-done:{k}" for k in range(2, MANAGED, 6)] + \
-                      ["after:0.6", "after:0.9"]
+                      ["after:0.45", "after:0.6"]
 
 
 def _destroy_setup(tmp_path, make_project, sandbox, name: str):

@@ -24,6 +24,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # shared helpers: `import sandbox_proxy`
 SHARED = REPO.parent / "shared"
+
+# Every child process the tests start (`python -m polyctl`, the sandbox, lock holders)
+# imports polyctl from this tree, not from whatever checkout happens to be installed
+# (an editable install of another clone would otherwise answer from a project folder).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                   if p and p != str(REPO)])
 CONNECTION_TYPES = SHARED / "contract" / "connection-types"
 
 

@@ -122,10 +122,6 @@ def start_rel_sandbox(db_path: Path, **faults):
 
 # -- a project -----------------------------------------------------------------------------
 
-# A child process runs in the project folder, where `import polyctl` finds whatever
-# checkout is installed (an editable install of another clone, say): make it this one.
-_THIS_TREE = {"PYTHONPATH": os.pathsep.join(
-    [str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
 
 ALL_PROJECTS: list["Project"] = []  # of the current test: the leak scan reads them all
 
@@ -171,7 +167,7 @@ class Project:
 
     def process(self, *args: str, env: dict[str, str] | None = None,
                 timeout: float = 300) -> Result:
-        result = run_cli(*args, cwd=self.root, env={**self.env, **_THIS_TREE, **(env or {})},
+        result = run_cli(*args, cwd=self.root, env={**self.env, **(env or {})},
                          timeout=timeout)
         self.outputs.append((f"process polyctl {' '.join(args)}", result.stdout + result.stderr))
         return result
@@ -185,7 +181,7 @@ class Project:
         logs = self.root.parent / f"{self.root.name}-run{self._runs}"
         out, err = open(f"{logs}.out", "w+"), open(f"{logs}.err", "w+")
         proc = subprocess.Popen([sys.executable, *prefix, *args], cwd=self.root,
-                                env=base_env({**self.env, **_THIS_TREE, **(env or {})}),
+                                env=base_env({**self.env, **(env or {})}),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, text=True)
         return Running(proc, self, " ".join(args), out, err)
 

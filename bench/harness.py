@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO = Path(__file__).resolve().parents[1]
 from validate_bench import connection  # noqa: E402  (the one spec generator)
 
 PYTHON = sys.executable  # the interpreter itself, never a pyenv shim
@@ -121,6 +122,9 @@ def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("POLYTOMIC_", "POLYCTL_", "TF_"))}
     env.update(BENCH_SECRET=SECRET, NO_COLOR="1", PYTHONUNBUFFERED="1")
+    # the polyctl of this tree, whatever checkout the interpreter has installed
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.update(extra)
     return env
 

@@ -293,7 +293,10 @@ def plan_pieces(plan: Plan) -> Iterator[list[Line]]:
         out.raw()
     changes = plan.changes
     if not changes:
-        out.raw("No changes. Your Polytomic connections match the specs.", style="bold green")
+        # as Terraform words it: a destroy with nothing managed has nothing to match
+        out.raw("No changes. No objects need to be destroyed." if plan.mode is Mode.DESTROY
+                else "No changes. Your Polytomic connections match the specs.",
+                style="bold green")
         yield out.take()
         return
     symbols = sorted({rc.action for rc in changes}, key=lambda a: list(Action).index(a))

@@ -105,6 +105,14 @@ def test_nothing_at_all(project):
     assert not (project / "polyctl.state.json").exists()  # plan never writes state
 
 
+def test_destroy_with_nothing_managed_says_so(project):
+    spec(project, "c.yaml", one())  # declared, never applied: nothing to destroy
+    result = text_plan(project, "--destroy")
+
+    assert result.code == 0
+    assert result.stdout == "No changes. No objects need to be destroyed.\n"
+
+
 # -- replace -------------------------------------------------------------------------------
 
 def test_type_change_forces_replacement(project):

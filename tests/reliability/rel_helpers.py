@@ -15,6 +15,8 @@ the secret scan.
 - `assert_converged`: the live organization equals the specs exactly (names, types,
   configurations; secrets masked), no duplicates, nothing outside the state, the
   journal gone, and a new plan says "No changes."
+- `kill_run(project, point, *args)`: a real `polyctl ARGS` SIGKILLed at a point (by time,
+  by journal length watched from outside, or an exact `kill_at.py` point).
 - `JournalTap`: a thread that copies the journal whenever it changes (for the secret
   scan and for kill triggers counting its entries).
 """
@@ -293,6 +295,24 @@ def journal_lines(path: Path) -> int:
             return f.read().count(b"\n")
     except FileNotFoundError:
         return 0
+
+
+def kill_run(project: "Project", point: str, *args: str):
+    """Start `polyctl ARGS`, SIGKILL it at `point`; return its `Result`. Points:
+    `after:S` (S seconds after start), `entries:K` (once the journal holds K lines,
+    watched from outside), or any exact point of `kill_at.py`."""
+    kind, _, value = point.partition(":")
+    if kind in ("after", "entries"):
+        running = project.popen(*args)
+        if kind == "after":
+            time.sleep(float(value))
+        else:
+            assert wait_until(lambda: journal_lines(project.journal_path) >= int(value)
+                              or not running.alive())
+        running.kill()
+    else:
+        running = project.popen(*args, kill_point=point)
+    return running.wait()
 
 
 class JournalTap:

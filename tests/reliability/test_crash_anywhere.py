@@ -21,13 +21,12 @@ the previous one converged to. The chains kill the recovering runs too.
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
 from rel_helpers import (
-    HeldCreates, Project, api_config, assert_converged, assert_monotonic, journal_lines, report,
-    wait_until, webhook_config,
+    HeldCreates, Project, api_config, assert_converged, assert_monotonic,
+    kill_run, report, wait_until, webhook_config,
 )
 
 LATENCY_MS = 30
@@ -41,28 +40,17 @@ def creates(n: int) -> dict:
             for i in range(n)}
 
 
-def kill_run(project: Project, point: str, *args: str):
+def kill_apply(project: Project, point: str, *args: str):
     """Start `apply --auto-approve`, SIGKILL it at `point`; return its `Result`."""
-    kind, _, value = point.partition(":")
-    apply_args = ("apply", "--auto-approve", "--parallelism", PARALLELISM, *args)
-    if kind in ("after", "entries"):
-        running = project.popen(*apply_args)
-        if kind == "after":
-            time.sleep(float(value))
-        else:
-            assert wait_until(lambda: journal_lines(project.journal_path) >= int(value)
-                              or not running.alive())
-        running.kill()
-    else:
-        running = project.popen(*apply_args, kill_point=point)
-    return running.wait()
+    return kill_run(project, point, "apply", "--auto-approve", "--parallelism", PARALLELISM,
+                    *args)
 
 
 def killed_then_converges(project: Project, specs: dict, point: str, serials: list[int],
                           then: dict | None = None) -> None:
     """Kill an apply of `specs` at `point`; re-run (with `then` as the specs, if given)."""
     project.specs(specs)
-    killed = kill_run(project, point)
+    killed = kill_apply(project, point)
     assert killed.code == -signal.SIGKILL, \
         f"{point}: the run was not killed (exit {killed.code}):\n{killed.output[-3000:]}"
     serials.append(project.serial())  # the state must parse after any kill
@@ -144,7 +132,7 @@ def test_kills_of_the_recovering_runs_converge_too(make_project, sandbox) -> Non
     serials = [project.serial()]
     chain = ["entries:150", "state-write:1", "entries:40", "before-done:30", "before-clear:1"]
     for point in chain:
-        killed = kill_run(project, point)
+        killed = kill_apply(project, point)
         assert killed.code == -signal.SIGKILL, f"{point}:\n{killed.output[-3000:]}"
         serials.append(project.serial())
         project.journal_entries()

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 
 import pytest
 
 from rel_helpers import (
-    Project, api_config, assert_converged, assert_monotonic, journal_lines, report, wait_until,
+    Project, api_config, assert_converged, assert_monotonic, kill_run, report,
 )
 
 LATENCY_MS = 30
@@ -42,22 +41,6 @@ def connections(n: int, prefix: str = "c", label: str = "Crash") -> dict:
     return {f"{prefix}{i:03d}": {"name": f"{label} {i:03d}",
                                  "configuration": api_config(f"https://{prefix}{i}.example.com", i)}
             for i in range(n)}
-
-
-def kill_run(project: Project, point: str, *args: str):
-    """Start `polyctl ARGS`, SIGKILL it at `point`; return its `Result`."""
-    kind, _, value = point.partition(":")
-    if kind in ("after", "entries"):
-        running = project.popen(*args)
-        if kind == "after":
-            time.sleep(float(value))
-        else:
-            assert wait_until(lambda: journal_lines(project.journal_path) >= int(value)
-                              or not running.alive())
-        running.kill()
-    else:
-        running = project.popen(*args, kill_point=point)
-    return running.wait()
 
 
 def killed(project: Project, point: str, *args: str, may_finish: bool = False):

@@ -131,22 +131,14 @@ def _killed_destroy_then_destroy(project, untouched, point: str) -> None:
         in plan.stdout, f"{point}:\n{plan.output}"
 
 
-@pytest.mark.parametrize("point", DESTROY_POINTS)
+@pytest.mark.parametrize("point", DESTROY_POINTS + [
+    pytest.param(p, marks=pytest.mark.slow) for p in SLOW_DESTROY_POINTS])
 def test_killed_destroy_then_destroy_removes_only_the_managed(tmp_path, make_project, sandbox,
                                                               point: str) -> None:
     project, _, untouched = _destroy_setup(tmp_path, make_project, sandbox,
                                            f"d-{point.replace(':', '-')}")
     _killed_destroy_then_destroy(project, untouched, point)
     report(f"crash: killed a {MANAGED}-delete destroy at {point}, destroyed again")
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("point", SLOW_DESTROY_POINTS)
-def test_killed_destroy_then_destroy_more_points(tmp_path, make_project, sandbox,
-                                                 point: str) -> None:
-    project, _, untouched = _destroy_setup(tmp_path, make_project, sandbox,
-                                           f"d-{point.replace(':', '-')}")
-    _killed_destroy_then_destroy(project, untouched, point)
 
 
 @pytest.mark.parametrize("point", ["before-done:20", "entries:50"])

@@ -71,10 +71,18 @@ def unlink_quietly(path: Path) -> None:
 
 
 def temp_path(target: Path) -> Path:
-    """A fresh temp name beside `target`: `<name>.tmp-<pid>-<hostkey>-<random>`."""
+    """A fresh temp name beside `target`: `<name>.tmp-<writer>-<hostkey>-<random>`, where
+    `<writer>` is `<pid>.<start time>` (just `<pid>` without /proc): the start time tells
+    a dead writer from a live process that was given its pid since."""
     return target.with_name(
-        f"{target.name}.tmp-{os.getpid()}-{_host_key()}-{secrets.token_hex(4)}"
+        f"{target.name}.tmp-{_writer_tag()}-{_host_key()}-{secrets.token_hex(4)}"
     )
+
+
+def _writer_tag() -> str:
+    pid = os.getpid()
+    stat = procinfo.proc_stat(pid)
+    return str(pid) if stat is None else f"{pid}.{stat[1]}"
 
 
 def create_synced(path: Path, data: bytes) -> None:
@@ -113,10 +121,18 @@ def sweep_temps(target: Path) -> None:
         if not name.startswith(prefix):
             continue
         parts = name[len(prefix):].split("-")
-        if len(parts) != 3 or parts[1] != ours or not parts[0].isdigit():
+        if len(parts) != 3 or parts[1] != ours:
             continue
-        pid = int(parts[0])
-        if pid != os.getpid() and not procinfo.pid_alive(pid):
+        pid_text, _, start_text = parts[0].partition(".")
+        if not pid_text.isdigit() or (start_text and not start_text.isdigit()):
+            continue
+        pid = int(pid_text)
+        if pid == os.getpid():
+            continue
+        # Threads use pids too: on a busy host a dead writer's pid is soon someone
+        # else's, and "alive" alone would keep its temp file forever.
+        identity = {"start_time": int(start_text)} if start_text else {}
+        if procinfo.holder_gone(procinfo.hostname(), pid, identity) is not None:
             unlink_quietly(target.parent / name)
 
 

@@ -31,6 +31,7 @@ from polyctl.state import (
     loads,
 )
 from polyctl.state import files as state_files
+from polyctl.state import procinfo
 
 
 @pytest.fixture
@@ -376,10 +377,15 @@ def test_temp_files_of_dead_writers_are_swept_and_live_ones_kept(backend, childr
     live, _ = children.hold_lock(str(backend.path.parent / "other.json"))
     key = state_files._host_key()
     dead_pid = 2**22 + 4321  # above any pid_max: certainly not running
+    started = procinfo.proc_stat(live.pid)[1]
     names = {
         "dead": f"{backend.path.name}.tmp-{dead_pid}-{key}-aaaa",
         "live": f"{backend.path.name}.tmp-{live.pid}-{key}-bbbb",
         "other host": f"{backend.path.name}.tmp-{dead_pid}-00000000-cccc",
+        "live, its start time": f"{backend.path.name}.tmp-{live.pid}.{started}-{key}-dddd",
+        # a writer that died, whose pid a newer process (or thread) has since been given
+        "pid reused": f"{backend.path.name}.tmp-{live.pid}.{started - 1}-{key}-eeee",
+        "backup, pid reused": f"{backend.backup_path.name}.tmp-{live.pid}.{started - 1}-{key}-ffff",
     }
     for name in names.values():
         (backend.path.parent / name).write_text("{}")
@@ -387,7 +393,13 @@ def test_temp_files_of_dead_writers_are_swept_and_live_ones_kept(backend, childr
     backend.write(make_state(2), expected_serial=1)
 
     remaining = set(litter(backend.path.parent))
-    assert remaining == {names["live"], names["other host"]}
+    assert remaining == {names["live"], names["other host"], names["live, its start time"]}
+
+
+def test_temp_names_carry_the_writer_s_start_time():
+    name = state_files.temp_path(Path("/x/polyctl.state.json")).name
+    writer = name.split(".tmp-")[1].split("-")[0]
+    assert writer == f"{os.getpid()}.{procinfo.proc_stat(os.getpid())[1]}"
 
 
 def test_without_hard_links_backup_and_lock_still_work(backend, monkeypatch):

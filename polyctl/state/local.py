@@ -7,7 +7,7 @@ Files beside the state path `P` (all created mode 0600):
     P.lock             LockInfo JSON of the lock holder (see `lockfile`)
     P.lock.guard       empty; flock'ed for milliseconds around lock changes and the CAS
     P.journal          JSON Lines apply journal (see `journal`)
-    P.tmp-<pid>-…      a write in progress (swept once its writer is dead)
+    P.tmp-<pid>.<start>-…  a write in progress (swept once its writer is dead)
 
 A write goes through these steps, and after each one P is a whole, readable state:
 

@@ -315,36 +315,55 @@ def kill_run(project: "Project", point: str, *args: str):
     return running.wait()
 
 
-class JournalTap:
-    """Copies the journal each time it changes while a run is going, so the secret scan
-    sees every version of it (the run deletes it when it ends)."""
+class _Repeating:
+    """A daemon thread calling `tick()` every `interval` seconds inside a `with` block;
+    `stopped()` runs once the thread has ended."""
 
-    def __init__(self, project: Project, interval: float = 0.01) -> None:
-        self.project, self.interval = project, interval
-        self.versions = 0
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> "JournalTap":
+    def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+        self.stopped()
 
     def _loop(self) -> None:
-        last = None
         while not self._stop.is_set():
-            try:
-                raw = self.project.journal_path.read_bytes()
-            except OSError:
-                raw = None
-            if raw and raw != last:
-                self.project.captured.append(("journal (live)", raw.decode("utf-8", "replace")))
-                self.versions += 1
-                last = raw
+            self.tick()
             self._stop.wait(self.interval)
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    def stopped(self) -> None:
+        pass
+
+
+class JournalTap(_Repeating):
+    """Copies the journal each time it changes while a run is going, so the secret scan
+    sees every version of it (the run deletes it when it ends)."""
+
+    def __init__(self, project: Project, interval: float = 0.01) -> None:
+        super().__init__(interval)
+        self.project = project
+        self.versions = 0
+        self._last: bytes | None = None
+
+    def tick(self) -> None:
+        try:
+            raw = self.project.journal_path.read_bytes()
+        except OSError:
+            raw = None
+        if raw and raw != self._last:
+            self.project.captured.append(("journal (live)", raw.decode("utf-8", "replace")))
+            self.versions += 1
+            self._last = raw
 
 
 class HeldCreates:
@@ -377,28 +396,19 @@ class HeldCreates:
         self._gate.set()
 
 
-class LatencyJitter:
+class LatencyJitter(_Repeating):
     """Seeded random latency: the sandbox's `latency_ms` redrawn every few milliseconds."""
 
     def __init__(self, sandbox, seed: int, low: float, high: float, every: float = 0.01) -> None:
+        super().__init__(every)
         self.sandbox, self.rng = sandbox, random.Random(seed)
-        self.low, self.high, self.every = low, high, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self.low, self.high = low, high
 
-    def __enter__(self) -> "LatencyJitter":
-        self._thread.start()
-        return self
+    def tick(self) -> None:
+        self.sandbox.set_faults(latency_ms=self.rng.uniform(self.low, self.high))
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+    def stopped(self) -> None:
         self.sandbox.set_faults(latency_ms=0)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.sandbox.set_faults(latency_ms=self.rng.uniform(self.low, self.high))
-            self._stop.wait(self.every)
 
 
 class DiskFailure:

@@ -50,9 +50,6 @@ def _import_one(rt, project, address: str, id: str) -> int:
     from polyctl.commands.locking import state_lock
     from polyctl.commands.remote import api_settings, open_client, run_async
     from polyctl.diagnostics import did_you_mean
-    from polyctl.engine.importer import imported_resource
-    from polyctl.engine.live import live_type
-    from polyctl.engine.records import desired_record
     from polyctl.state.model import State
 
     specs = project.load_specs()
@@ -83,11 +80,8 @@ def _import_one(rt, project, address: str, id: str) -> int:
         except NotFoundError as exc:
             raise CommandError("Cannot import", f"No connection with id {id} exists "
                                "(or it belongs to another organization).") from exc
-        schema = project.schema(live_type(live))
-        resource = imported_resource(
-            live, salt=current.digest_salt, schema=schema, organization=spec.organization,
-            lifecycle=spec.lifecycle,
-            spec_record=desired_record(spec, current.digest_salt, schema))
+        resource = _imported_for_spec(project, live, spec, current.digest_salt,
+                                      spec.organization)
         resources = dict(current.resources)
         resources[address] = resource
         backend.write(current.with_resources(resources).next(),
@@ -107,7 +101,6 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
     from polyctl.commands.remote import api_settings, open_client, run_async
     from polyctl.engine.importer import imported_resource, local_name_for, spec_for
     from polyctl.engine.live import live_type
-    from polyctl.engine.records import desired_record
     from polyctl.resource import Lifecycle
     from polyctl.spec.model import address_of
     from polyctl.state.model import State
@@ -141,12 +134,8 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
                      if str(c.get("id")) not in managed]
         adopted = _declared(unmanaged, specs, current, organization)
         for address, live in adopted.items():
-            spec = specs.connections[address]
-            schema = project.schema(live_type(live))
-            resources[address] = imported_resource(
-                live, salt=current.digest_salt, schema=schema, organization=organization,
-                lifecycle=spec.lifecycle,
-                spec_record=desired_record(spec, current.digest_salt, schema))
+            resources[address] = _imported_for_spec(project, live, specs.connections[address],
+                                                    current.digest_salt, organization)
         taken_ids = {str(c.get("id")) for c in adopted.values()}
         for live in unmanaged:
             if str(live.get("id")) in taken_ids:
@@ -188,6 +177,19 @@ def _import_all(rt, project, out: Path, organization: str | None) -> int:
         for v in env_vars:
             rt.out.print(f"  {v}")
     return 0
+
+
+def _imported_for_spec(project, live: dict, spec, salt: str, organization: str | None):
+    """The state record of `live` imported for `spec`: read against the spec, so a value
+    the spec interpolates is stored as its digest even where the API echoes it."""
+    from polyctl.engine.importer import imported_resource
+    from polyctl.engine.live import live_type
+    from polyctl.engine.records import desired_record
+
+    schema = project.schema(live_type(live))
+    return imported_resource(live, salt=salt, schema=schema, organization=organization,
+                             lifecycle=spec.lifecycle,
+                             spec_record=desired_record(spec, salt, schema))
 
 
 def _declared(unmanaged: list[dict], specs, current, organization: str | None) -> dict[str, dict]:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Sequence
 
 from polyctl.diagnostics import Location
+from polyctl.spec.yamlfast import fast_load
 from polyctl.spec.yamlsource import SourceDoc
 
 MIN_BYTES = 1 << 20  # below this (about 2,000 connections) parsing in place is as fast
@@ -113,8 +114,6 @@ def _child(files: Sequence[tuple[Path, str]], w: int) -> None:
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child quietly
-        from polyctl.spec.yamlfast import fast_load
-
         out: list = []
         for path, display in files:
             try:

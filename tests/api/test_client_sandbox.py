@@ -292,8 +292,10 @@ async def test_a_burst_against_max_rps_backs_off_together(sandbox):
     assert throttled == len(throttles) > 0  # nothing but the rate limit was retried
     assert len({c["id"] for c in created}) == count == len(listed)
     # One bucket of `rate` passes at once; the rest waits for the whole-second Retry-After
-    # the sandbox sends, once for everybody thanks to the shared gate.
-    assert elapsed < 3.5
+    # the sandbox sends, once for everybody thanks to the shared gate. How long that takes
+    # is a figure for bench/apply_bench.py (scenario 5), not an assertion on a busy
+    # machine; that the client waited rather than gave up is what passes here.
+    assert elapsed >= 1.0, elapsed
     # Only requests already in flight when the bucket ran dry can be throttled (at most
     # the 10 slots); every later one waits behind the gate. Without it: 15 or more.
     assert throttled <= 10

@@ -21,13 +21,13 @@ def _statuses(client: Any, n: int) -> list[int | str]:
 
 def test_latency_is_added_to_api_requests_only(sandbox: Any, client: Any) -> None:
     # a wide gap: on a loaded 2-core machine a plain request can take a few hundred ms
-    sandbox.set_faults(latency_ms=1000)
+    sandbox.set_faults(latency_ms=3000)
     start = time.monotonic()
     assert client.get("/api/me").status_code == 200
-    assert time.monotonic() - start >= 1.0
+    assert time.monotonic() - start >= 3.0
     start = time.monotonic()
     assert httpx.get(f"{sandbox.url}/_sandbox/stats").status_code == 200
-    assert time.monotonic() - start < 0.8
+    assert time.monotonic() - start < 2.0
 
 
 def test_error_rate_answers_5xx_with_an_error_body(make_sandbox: Any, make_client: Any) -> None:

@@ -15,6 +15,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
+import click
 import typer
 
 from polyctl import __version__
@@ -116,7 +117,7 @@ def run(argv: list[str], env: Environment | None = None) -> int:
     except typer.Abort:
         _fallback(rt).print("Interrupted.", err=True)
         return ExitCode.ERROR
-    except typer.TyperException as exc:
+    except click.ClickException as exc:
         # Usage errors exit 1, never click's 2: 2 means "changes" to --detailed-exitcode.
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `polyctl`: the help, as git does
             _fallback(rt).print(exc.format_message(), err=True)

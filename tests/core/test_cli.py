@@ -90,12 +90,12 @@ def test_plan_help_lists_its_options(project):
 
 USAGE_ERRORS = {
     "unknown command": (("bogus",), "No such command 'bogus'"),
-    "unknown option": (("plan", "--bogus"), "No such option: --bogus"),
+    "unknown option": (("plan", "--bogus"), "No such option '--bogus'"),
     "missing argument": (("state", "rm"), "Missing argument 'ADDR...'"),
     "bad option value": (("plan", "--parallelism", "0"), "Invalid value for '--parallelism'"),
     "-C to nowhere": (("-C", "no/such/dir", "validate"), "no such directory"),
     "with --detailed-exitcode": (("plan", "--no-refresh", "--detailed-exitcode", "--bogus"),
-                                 "No such option: --bogus"),
+                                 "No such option '--bogus'"),
 }
 
 
@@ -113,7 +113,7 @@ def test_usage_error_of_a_real_process_exits_1(project):
     result = run_cli("plan", "--no-refresh", "--detailed-exitcode", "--bogus", cwd=project)
 
     assert result.code == 1
-    assert "No such option: --bogus" in result.stderr
+    assert "No such option '--bogus'" in result.stderr
 
 
 # -- -C ----------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ def main() -> int:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYTOMIC_", "POLYCTL_"))}
     env["BENCH_SECRET"] = "bench-secret"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: bytecode cached (harness.py)
     with tempfile.TemporaryDirectory(prefix="polyctl-bench-") as tmp:
         root = Path(tmp)
         written = generate(root, opts.n, files)

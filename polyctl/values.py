@@ -70,6 +70,16 @@ def digest_of(value: Any, salt: str) -> Digest:
     return Digest("sha256:" + hashlib.sha256(payload).hexdigest())
 
 
+def loads_json(raw: str | bytes) -> Any:
+    """`json.loads` refusing NaN and ±Infinity (ValueError): they are not JSON, and where
+    polyctl writes JSON they cannot be carried. Nothing takes them in, so none go out."""
+    return json.loads(raw, parse_constant=_not_json)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _canonical(value: Any) -> str:
     if isinstance(value, str):
         return value

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 import polyctl
+from polyctl.values import loads_json
 
 from ._auth import Credential, require_credentials
 from ._errors import (
@@ -227,7 +228,7 @@ def decode_json(response: httpx.Response) -> Any:
     if not response.content.strip():
         return None
     try:
-        return response.json()
+        return loads_json(response.content)
     except ValueError as exc:
         raise PolytomicError(
             "the API answered with something that is not JSON",

@@ -11,6 +11,7 @@ sorted, so `[a, b]` and `[b, a]` are the same set.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
@@ -109,7 +110,9 @@ def _coerce(kind: str, value: Any) -> Any:
         if kind == "integer":
             return Secret(int(text))
         if kind == "number":
-            return Secret(float(text) if any(c in text for c in ".eE") else int(text))
+            number = float(text) if any(c in text for c in ".eE") else int(text)
+            # "1e999" is infinity, which JSON cannot carry: left a string, it is refused
+            return Secret(number) if math.isfinite(number) else value
     except ValueError:
         return value
     if kind == "boolean" and text.lower() in ("true", "false"):

@@ -40,7 +40,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from polyctl.state.model import State, StateError
-from polyctl.values import from_json, to_json
+from polyctl.values import from_json, loads_json, to_json
 
 
 class SerialConflictError(StateError):
@@ -197,15 +197,17 @@ def check_write(stored: State | None, state: State, expected_serial: int | None,
 
 
 def encode_entry(entry: dict[str, Any]) -> str:
-    """One journal entry as a line of compact JSON; a `Secret` in it is a TypeError."""
+    """One journal entry as a line of compact JSON; a `Secret` in it is a TypeError, a
+    NaN or infinity (not JSON, refused when read) a ValueError."""
     if not isinstance(entry, dict):
         raise TypeError(f"journal entries are dicts, not {type(entry).__name__}")
-    return json.dumps(to_json(entry), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(to_json(entry), separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
 
 
 def decode_entry(line: str | bytes) -> dict[str, Any]:
     """The inverse of `encode_entry`; ValueError when `line` is not a JSON object."""
-    entry = json.loads(line)
+    entry = loads_json(line)
     if not isinstance(entry, dict):
         raise ValueError("not a JSON object")
     return from_json(entry)

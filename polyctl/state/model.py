@@ -34,11 +34,13 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Callable
+
+import orjson
 
 from polyctl import __version__
 from polyctl.resource import Lifecycle  # noqa: F401  (part of the state model)
-from polyctl.values import from_json, to_json
+from polyctl.values import Digest, from_json, loads_json, to_json
 
 FORMAT_VERSION = 1
 
@@ -80,7 +82,9 @@ class ResourceState:
     force_destroy: bool | None = None  # None: never recorded (e.g. just imported)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, leaves: Callable[[Any], Any] = to_json) -> dict[str, Any]:
+        """The JSON form; `leaves` renders the configuration (its digests as JSON objects,
+        by default; `dumps` leaves them for its encoder)."""
         return {
             "id": self.id,
             "type": self.type,
@@ -89,7 +93,7 @@ class ResourceState:
             "organization_id": self.organization_id,
             "force_destroy": self.force_destroy,
             "lifecycle": self.lifecycle.to_json(),
-            "configuration": to_json(self.configuration),
+            "configuration": leaves(self.configuration),
         }
 
     @classmethod
@@ -141,14 +145,15 @@ class State:
         """The same content one serial later (what a write stores)."""
         return replace(self, serial=self.serial + 1)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, leaves: Callable[[Any], Any] = to_json) -> dict[str, Any]:
         return {
             "format_version": self.format_version,
             "lineage": self.lineage,
             "serial": self.serial,
             "polyctl_version": __version__,
             "digest_salt": self.digest_salt,
-            "resources": {a: r.to_json() for a, r in sorted(self.resources.items())},
+            "resources": {a: r.to_json(leaves=leaves)
+                          for a, r in sorted(self.resources.items())},
         }
 
     @classmethod
@@ -210,16 +215,44 @@ def _get(data: dict[str, Any], key: str, types: type | tuple[type, ...], where: 
     return _expect(data[key], types, f"{where}.{key}" if where != "state" else key, expected)
 
 
-_STATE_ENCODER = json.JSONEncoder(indent=2)  # json.dumps(…, indent=2)'s encoder
+# orjson writes the state of 10,000 connections (11 MB) in ~30 ms; json's encoder, pure
+# Python once it indents, took ~450 ms, and its copy of every configuration ~80 ms more.
+# The bytes are the same (UTF-8 as is, not \u-escaped).
+_ORJSON_OPTIONS = (orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+                   | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+                   | orjson.OPT_PASSTHROUGH_DATETIME)
+_STATE_ENCODER = json.JSONEncoder(indent=2, ensure_ascii=False)
 
 
 def dumps(state: State) -> bytes:
-    """The stored form: indented JSON and a newline. Joined a few thousand chunks at a
-    time: an indented encoding is millions of small chunks for 10,000 resources, which
-    json.dumps holds all at once (~100 MB) before joining them."""
+    """The stored form: JSON indented by two spaces, and a newline. Configurations are
+    handed to orjson as held: a `Digest` becomes `{"$sensitive": …}`. Anything else that
+    is not plain JSON data (a `Secret`, an integer beyond 64 bits, a str subclass) goes
+    through json instead, which encodes it the same way or refuses it (a `Secret` is a
+    TypeError there too: never written)."""
+    try:
+        return orjson.dumps(state.to_json(leaves=_as_held), default=_digest_only,
+                            option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: json says what is wrong, or encodes it
+        return _dumps_chunked(state.to_json())
+
+
+def _as_held(configuration: dict[str, Any]) -> dict[str, Any]:
+    return configuration
+
+
+def _digest_only(value: Any) -> Any:
+    if type(value) is Digest:
+        return value.to_json()
+    raise TypeError(f"{type(value).__name__} is not plain JSON data")
+
+
+def _dumps_chunked(data: dict[str, Any]) -> bytes:
+    """json's indented encoding joined a few thousand chunks at a time (json.dumps would
+    hold all of 10,000 resources' millions of small chunks at once, ~100 MB)."""
     pieces: list[bytes] = []
     batch: list[str] = []
-    for chunk in _STATE_ENCODER.iterencode(state.to_json()):
+    for chunk in _STATE_ENCODER.iterencode(data):
         batch.append(chunk)
         if len(batch) >= 4096:
             pieces.append("".join(batch).encode())
@@ -234,8 +267,8 @@ def loads(raw: bytes | str, *, source: str = "state") -> State:
     if not (raw.strip() if isinstance(raw, (bytes, str)) else raw):
         raise CorruptStateError(f"{source} is empty (a write was probably cut short)")
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = loads_json(raw)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, NaN or Infinity
         raise CorruptStateError(f"{source} is not valid JSON: {exc}") from exc
     try:
         return State.from_json(data)

@@ -164,3 +164,14 @@ async def test_success_that_is_not_json_is_a_clear_error(make_client):
     assert type(error) is PolytomicError
     assert "not JSON" in str(error)
     assert isinstance(error.__cause__, ValueError)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_an_answer_with_nan_or_infinity_is_not_json(make_client, constant):
+    # Python's json reads them, but they are not JSON: taken in, they would be written
+    # back out as something else (orjson writes null) or not at all
+    body = '{"data": {"id": "c1", "configuration": {"timeout": %s}}}' % constant
+    error = await fail_with(make_client, Reply(200, text=body))
+    assert type(error) is PolytomicError
+    assert "not JSON" in str(error)
+    assert f"{constant} is not a JSON value" in str(error.__cause__)

@@ -17,6 +17,9 @@ CORRUPT = {
     "truncated JSON": (GOOD[: len(GOOD) // 2], "Cannot read the state", "is not valid JSON"),
     "empty file": (b"", "Cannot read the state", "is empty (a write was probably cut short)"),
     "wrong shape": (b"[1, 2, 3]\n", "Cannot read the state", "expected a JSON object"),
+    "NaN, which is not JSON": (
+        GOOD.replace(b'"url": "https://id-c.example.com"', b'"url": NaN'),
+        "Cannot read the state", "is not valid JSON: NaN is not a JSON value"),
     "serial of the wrong type": (
         GOOD.replace(b'"serial": 4', b'"serial": "4"'), "Cannot read the state",
         "serial: expected an integer, found str"),

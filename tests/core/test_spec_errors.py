@@ -322,3 +322,33 @@ def test_duplicate_local_name_in_one_file_names_both_places(project):
     assert error["attribute"] == "connection.c"
     assert error["detail"] == ("The key is also defined at specs/c.yaml:2:3; each key may "
                                "appear once.")
+
+
+def test_nan_and_infinity_are_refused_where_they_are_written(project):
+    """YAML has .nan and .inf; JSON, which the API takes and the state is, has neither."""
+    spec(project, "c.yaml", """
+        connections:
+          c:
+            name: C
+            configuration:
+              url: https://c.example.com
+              auth: {oauth: {auth_style: .inf, client_id: x}}
+              headers: [{name: n, value: -.Inf}, {name: m, value: .NaN}]
+        """)
+
+    found = [e for e in errors(project) if e["summary"] == "Invalid number"]
+
+    assert [(e["where"], e["attribute"]) for e in found] == [
+        ("specs/c.yaml:6:34", "connection.c.configuration.auth.oauth.auth_style"),
+        ("specs/c.yaml:7:34", "connection.c.configuration.headers[0].value"),
+        ("specs/c.yaml:7:59", "connection.c.configuration.headers[1].value"),
+    ]
+    assert "the API takes JSON, which has no NaN or infinity" in found[0]["detail"]
+
+
+def test_an_interpolated_number_too_large_for_json_stays_a_string():
+    from polyctl.schema.attributes import _coerce
+    from polyctl.values import Secret
+
+    assert _coerce("number", Secret("2.5e3")) == Secret(2500.0)
+    assert _coerce("number", Secret("1e999")) == Secret("1e999")  # not infinity

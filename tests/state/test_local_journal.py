@@ -53,6 +53,15 @@ def test_a_damaged_line_in_the_middle_is_reported_not_skipped(backend):
     assert caught.value.path == str(backend.journal_path)
 
 
+def test_nan_is_not_json_neither_written_nor_read(backend):
+    with pytest.raises(ValueError):
+        backend.journal_append([{"n": float("nan")}])
+    assert backend.journal_read() == []  # nothing was written
+    backend.journal_path.write_bytes(b'{"n": 1}\n{"n": NaN}\n')
+    with pytest.raises(CorruptStateError, match="line 2.*NaN is not a JSON value"):
+        backend.journal_read()
+
+
 def test_one_fsync_per_append_whatever_the_batch_size(backend, monkeypatch):
     backend.journal_append([{"first": True}])  # creating the file also syncs the directory
     synced = []

@@ -18,6 +18,13 @@ class Line:
         self.segments: list[tuple[str, str]] = [(text, style)] if text else []
 
     @classmethod
+    def of(cls, segments: list[tuple[str, str]]) -> "Line":
+        """A line made of these (non-empty) segments, taken as they are."""
+        line = cls.__new__(cls)
+        line.segments = segments
+        return line
+
+    @classmethod
     def assemble(cls, *parts: "tuple[str, str] | str") -> "Line":
         line = cls()
         for part in parts:

@@ -60,12 +60,16 @@ class Writer:
         self.lines: list[Line] = []
 
     def line(self, level: int, symbol: str, text: str, *, note: str = "") -> None:
-        t = Line(" " * (4 * level))
-        t.append(symbol.rjust(3), style=STYLES.get(symbol.strip() or " ", ""))
-        t.append(" " + text)
+        # the hot path of a large plan (25 lines a created connection): segments built
+        # at once, the indent and the symbol's column joined when the symbol is blank
+        style = STYLES.get(symbol.strip() or " ", "")
+        if style:
+            segments = [(" " * (4 * level), ""), (symbol.rjust(3), style), (" " + text, "")]
+        else:
+            segments = [(" " * (4 * level) + symbol.rjust(3) + " " + text, "")]
         if note:
-            t.append(" " + note, style="dim")
-        self.lines.append(t)
+            segments.append((" " + note, "dim"))
+        self.lines.append(Line.of(segments))
 
     def comment(self, level: int, text: str) -> None:
         self.lines.append(Line(" " * (4 * level) + "    " + text, style="dim"))

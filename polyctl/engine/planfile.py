@@ -19,7 +19,7 @@ from polyctl import __version__
 from polyctl.engine.plan import (
     Action, AttributeChange, Dependent, Drift, Mode, Plan, ResourceChange,
 )
-from polyctl.values import from_json, to_json
+from polyctl.values import from_json, loads_json, to_json
 
 PLAN_FILE_KIND = "polyctl-plan"
 PLAN_FILE_VERSION = 1
@@ -94,7 +94,7 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
 
 
 def write_plan_file(path: Path, plan: Plan) -> None:
-    data = json.dumps(plan_to_dict(plan), indent=1).encode()
+    data = json.dumps(plan_to_dict(plan), indent=1, allow_nan=False).encode()
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
@@ -123,7 +123,7 @@ def read_plan_file(path: Path) -> Plan:
     except OSError as exc:
         raise PlanFileError(f"cannot read plan file {path}: {exc.strerror or exc}") from exc
     try:
-        data = json.loads(raw)
+        data = loads_json(raw)  # NaN is not JSON: a plan never holds one
         return plan_from_dict(data)
     except PlanFileError as exc:
         raise PlanFileError(f"{path}: {exc}") from exc

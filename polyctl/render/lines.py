@@ -19,7 +19,7 @@ class Line:
 
     @classmethod
     def of(cls, segments: list[tuple[str, str]]) -> "Line":
-        """A line made of these (non-empty) segments, taken as they are."""
+        """A line made of these segments, taken as they are."""
         line = cls.__new__(cls)
         line.segments = segments
         return line

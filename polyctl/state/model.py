@@ -217,19 +217,21 @@ def _get(data: dict[str, Any], key: str, types: type | tuple[type, ...], where: 
 
 # orjson writes the state of 10,000 connections (11 MB) in ~30 ms; json's encoder, pure
 # Python once it indents, took ~450 ms, and its copy of every configuration ~80 ms more.
-# The bytes are the same (UTF-8 as is, not \u-escaped).
+# The layout is json's indent=2; text is UTF-8 as is, and a float may be spelled
+# differently (0.00001 for 1e-05): the same document when read.
 _ORJSON_OPTIONS = (orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
                    | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
                    | orjson.OPT_PASSTHROUGH_DATETIME)
-_STATE_ENCODER = json.JSONEncoder(indent=2, ensure_ascii=False)
+_STATE_ENCODER = json.JSONEncoder(indent=2)  # \u-escapes: a lone surrogate stays writable
 
 
 def dumps(state: State) -> bytes:
     """The stored form: JSON indented by two spaces, and a newline. Configurations are
     handed to orjson as held: a `Digest` becomes `{"$sensitive": …}`. Anything else that
-    is not plain JSON data (a `Secret`, an integer beyond 64 bits, a str subclass) goes
-    through json instead, which encodes it the same way or refuses it (a `Secret` is a
-    TypeError there too: never written)."""
+    is not plain JSON data (a `Secret`, an integer beyond 64 bits, a str subclass, a lone
+    surrogate) goes through json instead, which encodes it or refuses it (a `Secret` is
+    a TypeError there too: never written). NaN and infinity cannot reach here: every
+    way in refuses them (orjson would write null)."""
     try:
         return orjson.dumps(state.to_json(leaves=_as_held), default=_digest_only,
                             option=_ORJSON_OPTIONS)

@@ -90,12 +90,12 @@ def test_plan_help_lists_its_options(project):
 
 USAGE_ERRORS = {
     "unknown command": (("bogus",), "No such command 'bogus'"),
-    "unknown option": (("plan", "--bogus"), "No such option '--bogus'"),
+    "unknown option": (("plan", "--bogus"), "No such option"),
     "missing argument": (("state", "rm"), "Missing argument 'ADDR...'"),
     "bad option value": (("plan", "--parallelism", "0"), "Invalid value for '--parallelism'"),
     "-C to nowhere": (("-C", "no/such/dir", "validate"), "no such directory"),
     "with --detailed-exitcode": (("plan", "--no-refresh", "--detailed-exitcode", "--bogus"),
-                                 "No such option '--bogus'"),
+                                 "No such option"),
 }
 
 
@@ -105,6 +105,8 @@ def test_usage_errors_exit_1_not_2(project, args, message):
 
     assert result.code == 1, result.output
     assert message in result.stderr
+    if "--bogus" in args:  # click words it "No such option: --bogus" or "… '--bogus'"
+        assert "--bogus" in result.stderr
     assert "--help' for usage." in result.stderr
     assert_clean(result)
 
@@ -113,7 +115,7 @@ def test_usage_error_of_a_real_process_exits_1(project):
     result = run_cli("plan", "--no-refresh", "--detailed-exitcode", "--bogus", cwd=project)
 
     assert result.code == 1
-    assert "No such option '--bogus'" in result.stderr
+    assert "No such option" in result.stderr
 
 
 # -- -C ----------------------------------------------------------------------------------

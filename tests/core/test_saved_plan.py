@@ -138,3 +138,18 @@ def test_show_of_a_missing_plan_file_is_an_error(project):
     assert "missing.plan" in result.stderr
     assert_clean(result)
 
+
+
+def test_a_plan_file_holding_nan_is_refused_before_anything_is_sent(planned):
+    """NaN is not JSON: read, it would be sent to the API and then fail to be recorded."""
+    path = planned / "out.plan"
+    raw = path.read_bytes()
+    assert b'"force_destroy": false' in raw
+    path.write_bytes(raw.replace(b'"force_destroy": false', b'"force_destroy": NaN', 1))
+
+    result = invoke("apply", "out.plan", cwd=planned, env=ENV)
+
+    assert result.code == 1
+    assert result.stderr.startswith("Error: Invalid plan file\n")
+    assert "NaN is not a JSON value" in result.stderr
+    assert_clean(result)

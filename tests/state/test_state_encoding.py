@@ -1,5 +1,5 @@
-"""The state's stored form: orjson's fast path and json's fallback write the same bytes,
-what is not plain JSON data never reaches a file, and NaN is refused on the way in."""
+"""The state's stored form: orjson's fast path writes json's indented layout, json writes
+what orjson refuses, a secret never reaches a file, and NaN is refused on the way in."""
 
 from __future__ import annotations
 
@@ -35,7 +35,11 @@ CONFIGURATION = {
 }
 
 
-def test_the_fast_path_writes_json_s_indented_form_byte_for_byte():
+def test_the_fast_path_writes_json_s_indented_layout(monkeypatch):
+    def not_this_way(data):
+        raise AssertionError("plain JSON data must not need the json fallback")
+
+    monkeypatch.setattr(model, "_dumps_chunked", not_this_way)
     state = _state(CONFIGURATION)
     written = dumps(state)
 
@@ -46,13 +50,18 @@ def test_the_fast_path_writes_json_s_indented_form_byte_for_byte():
     assert "Zürich → Ōsaka ✓".encode() in written  # UTF-8 as is
 
 
-def test_an_integer_orjson_cannot_hold_is_written_by_json_the_same_way():
-    state = _state(dict(CONFIGURATION, huge=2 ** 70))
+def test_a_float_may_be_spelled_differently_but_reads_back_the_same():
+    state = _state(dict(CONFIGURATION, small=1e-05, tiny=1e-07, big=1e16, negative_zero=-0.0))
+    assert loads(dumps(state)) == state
+
+
+@pytest.mark.parametrize("odd", [{"huge": 2 ** 70}, {"name": "bad \ud800 surrogate"}],
+                         ids=["integer beyond 64 bits", "lone surrogate"])
+def test_what_orjson_refuses_is_written_by_json(odd):
+    state = _state(dict(CONFIGURATION, **odd))
     written = dumps(state)
 
-    assert b'"huge": 1180591620717411303424' in written
-    assert written == (json.dumps(state.to_json(), indent=2, ensure_ascii=False)
-                       + "\n").encode()
+    assert written == (json.dumps(state.to_json(), indent=2) + "\n").encode()
     assert loads(written) == state
 
 

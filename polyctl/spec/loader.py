@@ -7,7 +7,6 @@ the state or the terminal.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import uuid
@@ -328,10 +327,6 @@ class _FileReader:
             return {k: self._interpolate(v, path + (k,), address) for k, v in value.items()}
         if isinstance(value, list):
             return [self._interpolate(v, path + (i,), address) for i, v in enumerate(value)]
-        if isinstance(value, float) and not math.isfinite(value):  # YAML's .nan and .inf
-            self.diags.error("Invalid number", f"{value} cannot be sent to Polytomic: the API "
-                             "takes JSON, which has no NaN or infinity.",
-                             location=self.doc.where(path), address=address, path=path[2:])
         return value
 
 

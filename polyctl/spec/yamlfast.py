@@ -4,13 +4,14 @@
 as PyYAML's SafeLoader does (memoised), and records where only the shallow keys were
 written (enough to point at a connection). It keeps no other positions: that is what a
 10,000-connection spec set pays for. What it does not handle — duplicate or merge keys,
-explicit tags, several documents, complex or undefined aliases — raises `Unusual`, and
+explicit tags, several documents, complex or undefined aliases, NaN — raises `Unusual`, and
 `yamlsource`'s slow reader takes the whole file; a document beyond the bounds below
 raises `TooBig` at its place. Both readers share the loader and the bounds defined here.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import yaml
@@ -28,8 +29,14 @@ MAX_DEPTH = 100
 MAX_VALUES = 1_000_000
 
 # A connection's configuration is JSON: an unquoted date stays the text it is (PyYAML
-# would make a datetime, which JSON — and so the API, the state and a plan — cannot hold).
+# would make a datetime, which JSON — and so the API, the state and a plan — cannot hold),
+# and `.nan` or `.inf` is an error (`non_json_number`).
 TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+def non_json_number(value: Any) -> bool:
+    """A float JSON has no number for: NaN or an infinity."""
+    return isinstance(value, float) and not math.isfinite(value)
 
 
 class Unusual(Exception):
@@ -60,6 +67,8 @@ def _resolve_plain(value: str, cache: dict[str, Any]) -> Any:
         if regexp.match(value):
             if tag not in _AS_STRING:
                 result = CONSTRUCTOR.construct_object(yaml.ScalarNode(tag, value), deep=True)
+                if non_json_number(result):
+                    raise Unusual("NaN or infinity")  # the slow reader says where
             break
     cache[value] = result
     return result

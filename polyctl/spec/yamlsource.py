@@ -24,6 +24,7 @@ from polyctl.diagnostics import AttrPath, Diagnostics, Location
 from polyctl.spec.model import address_of
 from polyctl.spec.yamlfast import (
     CONSTRUCTOR, LOADER, MAX_DEPTH, MAX_VALUES, TIMESTAMP, TooBig, Unusual, fast_load,
+    non_json_number,
 )
 
 _STR = "tag:yaml.org,2002:str"
@@ -137,7 +138,13 @@ class _Builder:
                              location=_loc(self.file, node))
             return None
         try:
-            return CONSTRUCTOR.construct_object(node, deep=True)
+            value = CONSTRUCTOR.construct_object(node, deep=True)
+            if non_json_number(value):
+                self.diags.error("Invalid number", f"{node.value} cannot be sent to Polytomic: "
+                                 "the API takes JSON, which has no NaN or infinity.",
+                                 location=_loc(self.file, node), **_attribute(path))
+                return None
+            return value
         except yaml.YAMLError as exc:
             self.diags.error("Invalid YAML value", str(exc).splitlines()[0],
                              location=_loc(self.file, node))
